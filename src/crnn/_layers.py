@@ -1,0 +1,165 @@
+"""Time-major adapters between NumPy arrays and the compiled cell kernels.
+
+Each cell class runs one recurrent layer forward or backward over a batch of
+time-major sequences ``X`` of shape (n_steps, batch, n_in). Caches and
+scratch arrays come from a :class:`Workspace`, so a training loop allocates
+them once per fit instead of once per minibatch. Callers (``crnn.ops`` and
+the training glue) validate shapes and dtypes; these adapters do not.
+"""
+import numpy as np
+
+from crnn import _rnn_cell
+
+ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
+
+
+class Workspace:
+    """Grow-only scratch buffers, reused across minibatches of any size.
+
+    ``get(key, shape)`` returns a C-contiguous view of the first
+    ``prod(shape)`` elements of the buffer stored under ``key``: a smaller
+    final minibatch reuses the same memory and is still contiguous.
+    """
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+        self._buffers = {}
+
+    def get(self, key, shape):
+        size = 1
+        for n in shape:
+            size *= n
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < size:
+            buf = np.empty(max(size, 1), dtype=self.dtype)
+            self._buffers[key] = buf
+        return buf[:size].reshape(shape)
+
+    def zeros(self, key, shape):
+        out = self.get(key, shape)
+        out.fill(0)
+        return out
+
+    @property
+    def nbytes(self):
+        return sum(b.nbytes for b in self._buffers.values())
+
+
+class LayerCache:
+    """What one layer's forward pass keeps for its backward pass.
+
+    Attributes
+    ----------
+    H_all : ndarray of shape (n_steps + 1, batch, n_hidden)
+        ``H_all[0]`` is the initial state h_0, ``H_all[t]`` is h_t.
+    C_all : ndarray of shape (n_steps + 1, batch, n_hidden) or None
+        LSTM cell states, laid out like ``H_all``.
+    extra : dict
+        Cell-specific caches (gate activations).
+    """
+
+    def __init__(self, H_all, C_all=None, **extra):
+        self.H_all = H_all
+        self.C_all = C_all
+        self.extra = extra
+
+
+class RNNCell:
+    """Vanilla (Elman) cell: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+
+    name = "rnn"
+    n_gates = 1
+    has_cell_state = False
+
+    def forward(self, p, X, h0, c0, ws, key, activation):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
+        if h0 is None:
+            H_all[0].fill(0)
+        else:
+            H_all[0] = h0
+        _rnn_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X, H_all,
+                          ACTIVATIONS[activation])
+        return LayerCache(H_all)
+
+    def backward(self, p, grads, X, cache, dH, dh_n, dc_n, dX, ws, key, activation):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        delta = ws.get(("delta", key), (n_steps, batch, n_hidden))
+        dh0 = ws.get(("dh0", key), (batch, n_hidden))
+        _rnn_cell.backward(p["W_ih"], p["W_hh"], X, cache.H_all, dH, dh_n, delta,
+                           grads["W_ih"], grads["W_hh"], grads["b_ih"], grads["b_hh"],
+                           dX, dh0, ACTIVATIONS[activation])
+        return dh0, None
+
+
+CELLS = {"rnn": RNNCell()}
+
+# dX of the first layer is not needed in training: the kernels skip that GEMM
+# when handed an empty array.
+NO_DX = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
+         np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
+
+
+def stack_forward(cell, layers, X, h0, c0, ws, activation):
+    """Run stacked layers forward on time-major ``X`` (n_steps, batch, n_features).
+
+    Returns the list of per-layer caches; the top layer's outputs are
+    ``caches[-1].H_all[1:]``.
+    """
+    impl = CELLS[cell]
+    caches = []
+    inputs = X
+    for k, p in enumerate(layers):
+        cache = impl.forward(p, inputs, None if h0 is None else h0[k],
+                             None if c0 is None else c0[k], ws, k, activation)
+        caches.append(cache)
+        inputs = cache.H_all[1:]
+    return caches
+
+
+def stack_backward(cell, layers, grads, X, caches, dH_top, dh_n, dc_n, ws,
+                   activation, need_dX=False):
+    """Backpropagate through stacked layers.
+
+    Parameters
+    ----------
+    dH_top : ndarray of shape (n_steps, batch, H_last)
+        dL/dh_t of the top layer's outputs at every step.
+    dh_n, dc_n : list of ndarray of shape (batch, H_k) or None
+        dL/d(final states) per layer; None means zero.
+
+    Returns
+    -------
+    dX : ndarray of shape (n_steps, batch, n_features) or None
+    dh0, dc0 : list of ndarray (dc0 entries None unless LSTM)
+    """
+    impl = CELLS[cell]
+    n_steps, batch, _ = X.shape
+    dtype = X.dtype
+    dH = dH_top
+    dh0s, dc0s = [None] * len(layers), [None] * len(layers)
+    dX = None
+    for k in range(len(layers) - 1, -1, -1):
+        p = layers[k]
+        n_hidden = p["W_hh"].shape[1]
+        inputs = X if k == 0 else caches[k - 1].H_all[1:]
+        if k > 0:
+            dX_k = ws.get(("dX", k), inputs.shape)
+        elif need_dX:
+            dX_k = np.empty(inputs.shape, dtype)
+        else:
+            dX_k = NO_DX[dtype]
+        dh_k = dh_n[k] if dh_n is not None and dh_n[k] is not None else \
+            ws.zeros(("zero_h", k), (batch, n_hidden))
+        dc_k = None
+        if impl.has_cell_state:
+            dc_k = dc_n[k] if dc_n is not None and dc_n[k] is not None else \
+                ws.zeros(("zero_c", k), (batch, n_hidden))
+        dh0s[k], dc0s[k] = impl.backward(p, grads[k], inputs, caches[k], dH, dh_k, dc_k,
+                                         dX_k, ws, k, activation)
+        dH = dX_k
+        if k == 0 and need_dX:
+            dX = dX_k
+    return dX, dh0s, dc0s

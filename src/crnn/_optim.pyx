@@ -1,0 +1,85 @@
+"""Fused optimizer updates over one flat, contiguous parameter buffer.
+
+All parameters of a network live in one flat array (the per-layer arrays the
+user sees are views into it), laid out with every weight matrix first and
+every bias after, so that the L2 penalty, which applies to weights only,
+covers the prefix ``params[:n_decay]``. One call per minibatch then:
+
+1. adds the L2 term ``l2 * W`` to the weight gradients,
+2. takes the global L2 norm of the whole gradient and rescales it to
+   ``max_norm`` if larger (``torch.nn.utils.clip_grad_norm_`` semantics),
+3. applies the Adam or SGD (momentum / Nesterov) update as scikit-learn's
+   ``neural_network._stochastic_optimizers`` defines them.
+
+The norm accumulates in double precision in both dtypes.
+"""
+from cython cimport floating
+from libc.math cimport sqrt, pow
+
+
+cdef double _regularize_and_clip(const floating[::1] params, floating[::1] grads,
+                                 Py_ssize_t n_decay, double l2,
+                                 double max_norm) noexcept nogil:
+    cdef:
+        Py_ssize_t i, n = grads.shape[0]
+        double sq = 0, g, norm, scale
+    for i in range(n_decay):
+        grads[i] += <floating>(l2 * params[i])
+    for i in range(n):
+        g = grads[i]
+        sq += g * g
+    norm = sqrt(sq)
+    if max_norm > 0 and norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for i in range(n):
+            grads[i] = <floating>(grads[i] * scale)
+    return norm
+
+
+def adam_step(floating[::1] params,          # IN/OUT (P,)
+              floating[::1] grads,           # IN/OUT (P,): raw gradient, then clipped
+              floating[::1] m,               # IN/OUT (P,): first moment
+              floating[::1] v,               # IN/OUT (P,): second moment
+              Py_ssize_t n_decay, double l2, double max_norm,
+              double learning_rate, double beta_1, double beta_2,
+              double epsilon, long step):
+    """One Adam update; ``step`` counts updates from 1. Returns the gradient norm
+    before clipping."""
+    cdef:
+        Py_ssize_t i, n = params.shape[0]
+        double norm, lr_t
+        floating b1 = <floating>beta_1, b2 = <floating>beta_2
+        floating eps = <floating>epsilon, g, lr
+    with nogil:
+        norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
+        lr_t = learning_rate * sqrt(1 - pow(beta_2, step)) / (1 - pow(beta_1, step))
+        lr = <floating>lr_t
+        for i in range(n):
+            g = grads[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            params[i] -= lr * m[i] / (sqrt(v[i]) + eps)
+    return norm
+
+
+def sgd_step(floating[::1] params,           # IN/OUT (P,)
+             floating[::1] grads,            # IN/OUT (P,)
+             floating[::1] velocity,         # IN/OUT (P,)
+             Py_ssize_t n_decay, double l2, double max_norm,
+             double learning_rate, double momentum, bint nesterov):
+    """One SGD update with (Nesterov) momentum. Returns the gradient norm
+    before clipping."""
+    cdef:
+        Py_ssize_t i, n = params.shape[0]
+        double norm
+        floating lr = <floating>learning_rate, mu = <floating>momentum, u
+    with nogil:
+        norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
+        for i in range(n):
+            u = mu * velocity[i] - lr * grads[i]
+            velocity[i] = u
+            if nesterov:
+                params[i] += mu * u - lr * grads[i]
+            else:
+                params[i] += u
+    return norm

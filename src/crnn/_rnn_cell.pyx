@@ -1,0 +1,109 @@
+"""Vanilla (Elman) recurrent layer: forward and BPTT backward over a batch.
+
+    h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+
+Layout: sequences are time-major inside the kernels, X (T, B, I), so that
+the B rows of one step are one contiguous block and every step's GEMM works
+on contiguous memory. ``H_all`` (T + 1, B, H) holds h_0 in ``H_all[0]``
+(written by the caller) and h_t in ``H_all[t]``; the h_{t-1} that multiply
+the deltas in dW_hh are then the contiguous block ``H_all[0:T]``.
+
+Cost structure (the reason for this shape):
+- forward: one GEMM (T*B x I) @ W_ih^T for the input projection of all
+  steps, written straight into H_all[1:], then per step one GEMM
+  h_{t-1} @ W_hh^T accumulated onto it and one fused bias + activation pass;
+- backward: per step one fused pass (delta_t = dh_t * act'(h_t)) and one GEMM
+  delta_t @ W_hh; after the loop dW_ih, dW_hh and dX are one GEMM each over
+  all T*B rows.
+
+The caller allocates every output and workspace and validates shapes; the
+kernels hold no Python objects inside their nogil sections.
+"""
+from cython cimport floating
+
+from crnn._activations cimport activate, activation_grad
+from crnn._blas cimport gemm, NoTrans, Trans
+
+
+def forward(const floating[:, ::1] W_ih,     # IN (H, I)
+            const floating[:, ::1] W_hh,     # IN (H, H)
+            const floating[::1] b_ih,        # IN (H,)
+            const floating[::1] b_hh,        # IN (H,)
+            const floating[:, :, ::1] X,     # IN (T, B, I)
+            floating[:, :, ::1] H_all,       # IN/OUT (T + 1, B, H); H_all[0] = h_0
+            int activation):
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = W_hh.shape[0]
+        Py_ssize_t t, b, j
+    with nogil:
+        # Input projection of every step at once: H_all[1:] = X @ W_ih^T.
+        gemm(NoTrans, Trans, n_steps * batch, n_hidden, n_in,
+             1, &X[0, 0, 0], n_in, &W_ih[0, 0], n_in,
+             0, &H_all[1, 0, 0], n_hidden)
+        for t in range(n_steps):
+            gemm(NoTrans, Trans, batch, n_hidden, n_hidden,
+                 1, &H_all[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
+                 1, &H_all[t + 1, 0, 0], n_hidden)
+            for b in range(batch):
+                for j in range(n_hidden):
+                    H_all[t + 1, b, j] = activate(
+                        H_all[t + 1, b, j] + b_ih[j] + b_hh[j], activation)
+
+
+def backward(const floating[:, ::1] W_ih,     # IN (H, I)
+             const floating[:, ::1] W_hh,     # IN (H, H)
+             const floating[:, :, ::1] X,     # IN (T, B, I)
+             const floating[:, :, ::1] H_all, # IN (T + 1, B, H) from forward
+             const floating[:, :, ::1] dH,    # IN (T, B, H): dL/dh_t from above
+             const floating[:, ::1] dh_n,     # IN (B, H): dL/dh_T from the final state
+             floating[:, :, ::1] delta,       # WORK (T, B, H): dL/d(pre-activation)
+             floating[:, ::1] dW_ih,          # OUT (H, I)
+             floating[:, ::1] dW_hh,          # OUT (H, H)
+             floating[::1] db_ih,             # OUT (H,)
+             floating[::1] db_hh,             # OUT (H,)
+             floating[:, :, ::1] dX,          # OUT (T, B, I), or shape (0, 0, 0) to skip
+             floating[:, ::1] dh_0,           # OUT (B, H)
+             int activation):
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = W_hh.shape[0]
+        Py_ssize_t n_rows = n_steps * batch
+        Py_ssize_t t, b, j
+    with nogil:
+        # dh_0 doubles as the carry dL/dh_t flowing back through W_hh.
+        for b in range(batch):
+            for j in range(n_hidden):
+                dh_0[b, j] = dh_n[b, j]
+        for t in range(n_steps - 1, -1, -1):
+            for b in range(batch):
+                for j in range(n_hidden):
+                    delta[t, b, j] = (dH[t, b, j] + dh_0[b, j]) * activation_grad(
+                        H_all[t + 1, b, j], activation)
+            gemm(NoTrans, NoTrans, batch, n_hidden, n_hidden,
+                 1, &delta[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
+                 0, &dh_0[0, 0], n_hidden)
+
+        # Weight gradients over all steps at once; h_{t-1} is H_all[0:T].
+        gemm(Trans, NoTrans, n_hidden, n_hidden, n_rows,
+             1, &delta[0, 0, 0], n_hidden, &H_all[0, 0, 0], n_hidden,
+             0, &dW_hh[0, 0], n_hidden)
+        gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
+             1, &delta[0, 0, 0], n_hidden, &X[0, 0, 0], n_in,
+             0, &dW_ih[0, 0], n_in)
+        for j in range(n_hidden):
+            db_ih[j] = 0
+        for t in range(n_steps):
+            for b in range(batch):
+                for j in range(n_hidden):
+                    db_ih[j] += delta[t, b, j]
+        for j in range(n_hidden):
+            db_hh[j] = db_ih[j]
+        if dX.shape[0] > 0:
+            gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
+                 1, &delta[0, 0, 0], n_hidden, &W_ih[0, 0], n_in,
+                 0, &dX[0, 0, 0], n_in)
