@@ -1,6 +1,16 @@
-"""crnn: compiled recurrent neural networks with scikit-learn estimators."""
+"""crnn: compiled recurrent neural networks with scikit-learn estimators.
+
+Vanilla RNN, LSTM and GRU cells, stacked and trained by backpropagation
+through time, with the timestep loops in typed Cython.
+
+- :class:`RNNRegressor`, :class:`RNNClassifier`: scikit-learn estimators.
+- :mod:`crnn.ops`: forward and backward passes on NumPy arrays.
+- :mod:`crnn.reference`: the same maths in pure NumPy (the test oracle).
+"""
 from crnn import ops
-from crnn._build_info import show_build_info
+from crnn._build_info import build_info, show_build_info
+from crnn._estimators import RNNClassifier, RNNRegressor
 
 __version__ = "0.1.0"
-__all__ = ["ops", "show_build_info", "__version__"]
+__all__ = ["RNNClassifier", "RNNRegressor", "ops", "build_info", "show_build_info",
+           "__version__"]
