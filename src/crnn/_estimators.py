@@ -492,6 +492,11 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
 
     _loss_name = "squared"
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def partial_fit(self, X, y):
         """Run one epoch over ``(X, y)``, keeping the optimizer state.
 
@@ -545,6 +550,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         return targets
 
     def _format_prediction(self, out):
+        # float64 like every scikit-learn regressor, whatever the compute dtype
+        out = out.astype(np.float64)
         if self._y_ndim == (2 if self.return_sequences else 1):
             return out[..., 0]
         return out

@@ -1,0 +1,312 @@
+"""Estimator behaviour: learning, layouts, fitted state, sklearn integration."""
+import pickle
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from crnn import RNNClassifier, RNNRegressor
+
+from .conftest import CELLS
+
+
+def sine_forecast(n=600, T=20, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n + T) * 0.1
+    s = np.sin(t) + noise * rng.normal(size=t.shape)
+    X = np.stack([s[i:i + T] for i in range(n)])
+    return X, np.sin(t[T:T + n])
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X.reshape(-1, 8, 8) / 16.0, y, test_size=0.25, random_state=0)
+
+
+# held-out accuracy each cell must reach on digits-as-sequences (SPEC 9:
+# LSTM and GRU >= 0.97)
+DIGITS_MIN_ACCURACY = {"rnn": 0.95, "lstm": 0.97, "gru": 0.97}
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_digits_as_sequences(cell, digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = RNNClassifier(cell=cell, hidden_layer_sizes=(64,), max_iter=60,
+                        learning_rate_init=3e-3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X_train, y_train)
+    accuracy = clf.score(X_test, y_test)
+    print(f"digits {cell}: held-out accuracy {accuracy:.4f} in {clf.n_iter_} epochs")
+    assert accuracy >= DIGITS_MIN_ACCURACY[cell]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_sine_next_step_forecast(cell):
+    X, y = sine_forecast()
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(16,), max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X[:450], y[:450])
+    r2 = reg.score(X[450:], y[450:])
+    assert r2 > 0.99, r2
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_classifier_learns_blobs(cell):
+    # the accuracy part of sklearn's check_classifiers_train (excused there
+    # for its feature-axis assertion, see test_sklearn_compat.py)
+    X, y = make_blobs(n_samples=300, random_state=0, cluster_std=0.1, centers=3)
+    X = StandardScaler().fit_transform(X)
+    for labels in (y, (y == 1).astype(int)):
+        clf = RNNClassifier(cell=cell, hidden_layer_sizes=(16,), random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X, labels)
+        assert clf.score(X, labels) > 0.83
+        proba = clf.predict_proba(X)
+        assert proba.shape == (300, len(np.unique(labels)))
+        np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+        np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-10)
+        assert np.array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_return_sequences_regressor(cell):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 12, 2))
+    y = np.cumsum(X[:, :, 0], axis=1) / 4  # running sum: needs memory of the past
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(16,), return_sequences=True,
+                       max_iter=60, learning_rate_init=1e-2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+    assert reg.predict(X).shape == (200, 12)
+    assert reg.score(X, y) > 0.9
+    y3 = np.stack([y, -y], axis=2)
+    reg.set_params(max_iter=2).fit(X, y3)
+    assert reg.predict(X).shape == (200, 12, 2)
+    assert reg.predict(X[:, :5]).shape == (200, 5, 2)  # shorter sequences at predict
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_return_sequences_classifier(cell):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10, 1))
+    y = np.where(np.cumsum(X[:, :, 0], axis=1) > 0, "up", "down")
+    clf = RNNClassifier(cell=cell, hidden_layer_sizes=(16,), return_sequences=True,
+                        max_iter=40, learning_rate_init=1e-2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert clf.predict(X).shape == (200, 10)
+    assert set(np.unique(clf.predict(X))) <= {"up", "down"}
+    assert clf.predict_proba(X).shape == (200, 10, 2)
+    assert clf.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_partial_fit_continues_like_fit(cell):
+    X, y = sine_forecast(n=100, T=8)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(8,), shuffle=False, random_state=0)
+    fitted = RNNRegressor(max_iter=3, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted.fit(X, y)
+    stepped = RNNRegressor(**kwargs)
+    for _ in range(3):
+        stepped.partial_fit(X, y)
+    assert stepped.n_iter_ == 3 and stepped.t_ == 300
+    np.testing.assert_allclose(stepped.loss_curve_, fitted.loss_curve_, rtol=1e-6)
+    np.testing.assert_array_equal(stepped.predict(X), fitted.predict(X))
+
+
+def test_classifier_partial_fit_needs_classes():
+    X = np.zeros((4, 3))
+    clf = RNNClassifier(hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, [0, 1, 0, 1])
+    clf.partial_fit(X, [0, 1, 0, 1], classes=[0, 1, 2])
+    assert list(clf.classes_) == [0, 1, 2] and clf.coefs_[-1]["W_out"].shape == (3, 4)
+    clf.partial_fit(X, [2, 2, 2, 2])
+    with pytest.raises(ValueError, match="labels not in classes_"):
+        clf.partial_fit(X, [0, 1, 5, 1])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_warm_start_continues(cell):
+    X, y = sine_forecast(n=100, T=8)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(8,), max_iter=2, warm_start=True,
+                       random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+        first = [a.copy() for a in reg.coefs_[0].values()]
+        reg.fit(X, y)
+    assert reg.n_iter_ == 4 and len(reg.loss_curve_) == 4
+    assert any(not np.array_equal(a, b) for a, b in zip(first, reg.coefs_[0].values()))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_early_stopping(cell):
+    X, y = sine_forecast(n=300, T=10, noise=0.1)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(8,), early_stopping=True,
+                       n_iter_no_change=3, max_iter=100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+    assert reg.best_loss_ is None
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+
+    # an explicit validation set: the best parameters are the ones restored
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(8,), n_iter_no_change=2,
+                       max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X[:200], y[:200], X_val=X[200:], y_val=y[200:])
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.score(X[200:], y[200:]) == pytest.approx(reg.best_validation_score_, abs=1e-6)
+
+
+def test_divergence_restores_last_finite_parameters():
+    X, y = sine_forecast(n=64, T=10)
+    reg = RNNRegressor(activation="relu", hidden_layer_sizes=(32,), solver="sgd",
+                       learning_rate_init=5.0, momentum=0.99, clip_grad_norm=None,
+                       max_iter=50, random_state=0)
+    with pytest.warns(RuntimeWarning, match=r"diverged in epoch \d+.*Lower learning_rate_init"):
+        reg.fit(X, y * 1e3)
+    assert reg.n_iter_ < 50
+    assert all(np.isfinite(reg.loss_curve_))
+    for layer in reg.coefs_:
+        for value in layer.values():
+            assert np.all(np.isfinite(value))
+    assert np.all(np.isfinite(reg.predict(X)))
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_deterministic_for_random_state(Estimator):
+    X, y = sine_forecast(n=80, T=6)
+    if Estimator is RNNClassifier:
+        y = (y > 0).astype(int)
+    a = Estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=42).fit(X, y)
+    b = Estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=42).fit(X, y)
+    c = Estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=43).fit(X, y)
+    np.testing.assert_array_equal(a._params, b._params)
+    assert not np.array_equal(a._params, c._params)
+
+
+def test_fit_in_threads_matches_serial():
+    X, y = sine_forecast(n=300, T=20)
+    kwargs = dict(cell="rnn", hidden_layer_sizes=(32,), max_iter=5)
+    serial = [RNNRegressor(random_state=s, **kwargs).fit(X, y).predict(X) for s in (0, 1)]
+    models = [RNNRegressor(random_state=s, **kwargs) for s in (0, 1)]
+    threads = [threading.Thread(target=m.fit, args=(X, y)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for model, expected in zip(models, serial):
+        np.testing.assert_array_equal(model.predict(X), expected)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_pickle_round_trip_keeps_live_parameters(cell):
+    X, y = sine_forecast(n=60, T=6)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(4, 3), max_iter=2, random_state=0)
+    reg.fit(X, y)
+    clone_ = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(clone_.predict(X), reg.predict(X))
+    # coefs_ stay views of the live parameters after unpickling
+    clone_.coefs_[-1]["b_out"][...] += 1.0
+    np.testing.assert_allclose(clone_.predict(X), reg.predict(X) + 1.0, rtol=1e-5)
+    clone_.partial_fit(X, y)  # optimizer state survived too
+    assert clone_.n_iter_ == 3
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_coefs_layout_and_live(cell):
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    X = np.random.default_rng(0).normal(size=(20, 5, 3))
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(6, 4), max_iter=1).fit(X, X[:, 0, :2])
+    shapes = [{k: v.shape for k, v in layer.items()} for layer in reg.coefs_]
+    assert shapes == [
+        {"W_ih": (G * 6, 3), "W_hh": (G * 6, 6), "b_ih": (G * 6,), "b_hh": (G * 6,)},
+        {"W_ih": (G * 4, 6), "W_hh": (G * 4, 4), "b_ih": (G * 4,), "b_hh": (G * 4,)},
+        {"W_out": (2, 4), "b_out": (2,)},
+    ]
+    before = reg.predict(X)
+    reg.coefs_[0]["W_ih"][...] = 0
+    assert not np.allclose(reg.predict(X), before)
+    assert reg.n_features_in_ == 3 and reg.n_outputs_ == 2
+
+
+def test_pipeline_gridsearch_clone():
+    X, y = sine_forecast(n=120, T=8)
+    pipe = make_pipeline(FunctionTransformer(lambda a: a * 2.0),
+                         RNNRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0))
+    search = GridSearchCV(pipe, {"rnnregressor__cell": ["rnn", "gru"],
+                                 "rnnregressor__hidden_layer_sizes": [(4,), (8,)]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    assert search.best_estimator_.predict(X).shape == (120,)
+    assert set(search.cv_results_["param_rnnregressor__cell"]) == {"rnn", "gru"}
+    fresh = clone(search.best_estimator_)
+    assert not hasattr(fresh[-1], "coefs_")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_read_only_input(cell):
+    X, y = sine_forecast(n=50, T=6)
+    X = np.asarray(X, dtype=np.float32)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
+    assert reg.predict(X).shape == (50,)
+
+
+def test_float64_and_float32():
+    X, y = sine_forecast(n=50, T=6)
+    for dtype in ("float32", "float64"):
+        reg = RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, dtype=dtype).fit(X, y)
+        assert reg.coefs_[0]["W_hh"].dtype == np.dtype(dtype)
+        assert reg.predict(X).dtype == np.float64
+
+
+def test_verbose_prints_loss_and_time(capsys):
+    X, y = sine_forecast(n=50, T=6)
+    RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, verbose=True).fit(X, y)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("Iteration")]
+    assert len(lines) == 2
+    assert "loss = " in lines[0] and "time = " in lines[0]
+
+
+def test_alpha_penalises_weights():
+    X, y = sine_forecast(n=100, T=6)
+    kwargs = dict(hidden_layer_sizes=(16,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = RNNRegressor(alpha=0.0, **kwargs).fit(X, y)
+        ridge = RNNRegressor(alpha=10.0, **kwargs).fit(X, y)
+    norm = lambda m: np.linalg.norm(m._params[:m._network.n_decay])
+    assert norm(ridge) < norm(plain)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_solvers_reduce_loss(solver):
+    X, y = sine_forecast(n=200, T=10)
+    reg = RNNRegressor(hidden_layer_sizes=(16,), solver=solver, max_iter=15,
+                       learning_rate_init=0.01 if solver == "sgd" else 0.001,
+                       random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+    assert reg.loss_curve_[-1] < 0.5 * reg.loss_curve_[0]
