@@ -262,13 +262,14 @@ class _BaseRNN(BaseEstimator):
         stratify = None
         if isinstance(self, ClassifierMixin) and not self.return_sequences:
             stratify = targets
-        X_train, X_val, t_train, t_val = train_test_split(
-            X, targets, random_state=rng.randint(np.iinfo(np.int32).max),
-            test_size=self.validation_fraction, stratify=stratify)
-        if X_train.shape[0] < 1 or X_val.shape[0] < 1:
+        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+        if n_val < 1 or X.shape[0] - n_val < 1:
             raise ValueError("The training data is too small to hold out "
                              f"validation_fraction={self.validation_fraction} for early "
                              "stopping; pass more samples or set early_stopping=False.")
+        X_train, X_val, t_train, t_val = train_test_split(
+            X, targets, random_state=rng.randint(np.iinfo(np.int32).max),
+            test_size=n_val, stratify=stratify)
         return X_train, t_train, X_val, self._decode_targets(t_val)
 
     def _run_epochs(self, X, targets, rng, n_epochs, early_stopping, X_val, y_val,

@@ -35,6 +35,9 @@ def check_sequences(X, dtype, name="X"):
         raise ValueError(f"{name} must be 2-D (n_samples, n_timesteps) or 3-D "
                          f"(n_samples, n_timesteps, n_features); got {X.ndim}-D with "
                          f"shape {X.shape}.")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} holds zero-length sequences (n_timesteps = 0, shape "
+                         f"{X.shape}); every sequence needs at least one step.")
     if X.shape[2] == 0:
         raise ValueError(f"{name} has 0 features per time step (shape {X.shape}); "
                          "at least 1 is required.")
