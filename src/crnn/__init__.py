@@ -7,10 +7,10 @@ through time, with the timestep loops in typed Cython.
 - :mod:`crnn.ops`: forward and backward passes on NumPy arrays.
 - :mod:`crnn.reference`: the same maths in pure NumPy (the test oracle).
 """
-from crnn import ops
+from crnn import ops, reference
 from crnn._build_info import build_info, show_build_info
 from crnn._estimators import RNNClassifier, RNNRegressor
 
 __version__ = "0.1.0"
-__all__ = ["RNNClassifier", "RNNRegressor", "ops", "build_info", "show_build_info",
+__all__ = ["RNNClassifier", "RNNRegressor", "ops", "reference", "build_info", "show_build_info",
            "__version__"]
