@@ -153,3 +153,29 @@ def test_ops_reject_bad_shapes(rng):
     _, _, cache = ops.rnn_forward(X, layers)
     with pytest.raises(ValueError, match="d_output has shape"):
         ops.rnn_backward(cache, np.zeros((1, 1, 1)))
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:  # pragma: no cover - hypothesis is in the test extras
+    given = None
+
+if given is not None:
+    @settings(max_examples=25, deadline=None)
+    @given(cell=st.sampled_from(CELLS),
+           N=st.integers(1, 6), T=st.integers(1, 6), I=st.integers(1, 4),
+           hidden=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+           seed=st.integers(0, 2 ** 16))
+    def test_compiled_matches_reference_any_shape(cell, N, T, I, hidden, seed):
+        rng = np.random.default_rng(seed)
+        X, layers, h0, c0 = _problem(cell, tuple(hidden), rng, N, T, I)
+        G, Gh, Gc = _weights(cell, X, layers, rng)
+        out, h_n, c_n, cache = forward(ops, cell, X, layers, h0, c0)
+        r_out, r_h_n, r_c_n, r_cache = forward(reference, cell, X, layers, h0, c0)
+        assert rel_error(out, r_out) < 1e-11
+        dX, dl, _, _ = backward(ops, cell, cache, G, Gh, Gc)
+        r_dX, r_dl, _, _ = backward(reference, cell, r_cache, G, Gh, Gc)
+        assert rel_error(dX, r_dX) < 1e-11
+        for k in range(len(hidden)):
+            for name in dl[k]:
+                assert rel_error(dl[k][name], r_dl[k][name]) < 1e-11

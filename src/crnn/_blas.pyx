@@ -25,9 +25,9 @@ cdef void gemm(BLAS_Trans trans_a, BLAS_Trans trans_b, int m, int n, int k,
               <double*>A, &lda, &beta, C, &ldc)
 
 
-def gemm_memview(bint trans_a, bint trans_b, floating alpha,
+def gemm_memview(bint trans_a, bint trans_b, double alpha,
                  const floating[:, ::1] A, const floating[:, ::1] B,
-                 floating beta, floating[:, ::1] C):
+                 double beta, floating[:, ::1] C):
     """C = alpha * op(A) @ op(B) + beta * C on C-contiguous arrays (for tests)."""
     cdef int m = C.shape[0]
     cdef int n = C.shape[1]
@@ -39,5 +39,5 @@ def gemm_memview(bint trans_a, bint trans_b, floating alpha,
         raise ValueError("output shape does not match")
     with nogil:
         gemm(Trans if trans_a else NoTrans, Trans if trans_b else NoTrans,
-             m, n, k, alpha, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1],
-             beta, &C[0, 0], C.shape[1])
+             m, n, k, <floating>alpha, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1],
+             <floating>beta, &C[0, 0], C.shape[1])

@@ -457,8 +457,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     coefs_ : list of dict
         One dict per recurrent layer with ``W_ih`` (G*H_k, I_k), ``W_hh``
         (G*H_k, H_k), ``b_ih`` and ``b_hh`` (G*H_k,), where G is 1, 4 or 3 for
-        rnn, lstm, gru; then the readout dict with ``W_out`` (n_outputs_,
-        H_last) and ``b_out`` (n_outputs_,). The arrays are the live
+        rnn, lstm, gru; then the readout dict with ``W_out`` (``n_outputs_``,
+        H_last) and ``b_out`` (``n_outputs_``,). The arrays are the live
         parameters: writing into them changes predictions.
     n_features_in_ : int
         Features per time step.

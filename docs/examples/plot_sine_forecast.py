@@ -1,0 +1,71 @@
+"""
+=====================================
+Next-step forecast of a noisy sine
+=====================================
+
+A vanilla :class:`crnn.RNNRegressor` reads windows of 20 consecutive samples
+of a noisy sine wave and predicts the next sample. The model is fitted on the
+first part of the series and evaluated on the rest, which it has not seen.
+"""
+
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from crnn import RNNRegressor
+
+# %%
+# Build the data set
+# ------------------
+# Each row of ``X`` is a window of ``window`` consecutive values; the target
+# is the value that follows it. A 2-D ``X`` of shape (n_samples, n_timesteps)
+# holds univariate sequences (one feature per time step).
+
+rng = np.random.RandomState(0)
+t = np.linspace(0, 24 * np.pi, 1200)
+series = np.sin(t) + 0.05 * rng.randn(t.size)
+
+window = 20
+X = np.lib.stride_tricks.sliding_window_view(series[:-1], window)
+y = series[window:]
+n_train = 800
+X_train, y_train = X[:n_train], y[:n_train]
+X_test, y_test = X[n_train:], y[n_train:]
+print(f"X_train: {X_train.shape}, X_test: {X_test.shape}")
+
+# %%
+# Fit the network
+# ---------------
+# One recurrent layer of 16 tanh units, the final hidden state read out by a
+# linear layer, trained with Adam.
+
+model = RNNRegressor(cell="rnn", hidden_layer_sizes=(16,), learning_rate_init=0.01,
+                     max_iter=40, random_state=0)
+start = time.perf_counter()
+model.fit(X_train, y_train)
+print(f"fitted {model.n_iter_} epochs in {time.perf_counter() - start:.2f} s, "
+      f"final loss {model.loss_:.5f}")
+print(f"test R^2: {model.score(X_test, y_test):.3f}")
+
+# %%
+# Prediction against truth
+# ------------------------
+
+y_pred = model.predict(X_test)
+steps = np.arange(n_train, n_train + y_test.size)
+
+fig, (ax_fit, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.5),
+                                      gridspec_kw={"width_ratios": [3, 1]})
+ax_fit.plot(steps, y_test, color="0.6", label="truth")
+ax_fit.plot(steps, y_pred, color="C0", label="one-step prediction")
+ax_fit.set_xlabel("time step")
+ax_fit.set_title("Held-out part of the series")
+ax_fit.set_ylim(-1.4, 1.6)
+ax_fit.legend(loc="upper right", ncols=2)
+ax_loss.plot(np.arange(1, model.n_iter_ + 1), model.loss_curve_)
+ax_loss.set_yscale("log")
+ax_loss.set_xlabel("epoch")
+ax_loss.set_title("Training loss")
+fig.tight_layout()
+plt.show()

@@ -1,0 +1,73 @@
+"""The private kernel modules on their own: the BLAS wrapper and the fused
+optimizer step, against NumPy expressions of the same maths."""
+import numpy as np
+import pytest
+
+from crnn import _blas, _optim
+
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (3, 5, 7), (17, 2, 9)])
+def test_gemm_row_major(dtype, trans_a, trans_b, m, n, k, rng):
+    A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    expected = 0.5 * (A.T if trans_a else A) @ (B.T if trans_b else B) + 2.0 * C
+    _blas.gemm_memview(trans_a, trans_b, dtype(0.5), A, B, dtype(2.0), C)
+    np.testing.assert_allclose(C, expected, rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+def test_gemm_rejects_mismatched_shapes():
+    A = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        _blas.gemm_memview(False, False, 1.0, A, np.zeros((4, 2)), 0.0, np.zeros((2, 2)))
+
+
+def _reference_prepare(p, g, n_decay, l2, max_norm):
+    g = g.astype(np.float64).copy()
+    g[:n_decay] += l2 * p[:n_decay]
+    norm = np.linalg.norm(g)
+    if max_norm > 0 and norm > max_norm:
+        g *= max_norm / (norm + 1e-6)
+    return g, norm
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("max_norm", [0.0, 0.5, 1e6])
+def test_adam_step(dtype, max_norm, rng):
+    p = rng.normal(size=50).astype(dtype)
+    g = rng.normal(size=50).astype(dtype)
+    m = rng.normal(size=50).astype(dtype) * 0.1
+    v = rng.uniform(size=50).astype(dtype) * 0.1
+    step, lr, b1, b2, eps, n_decay, l2 = 3, 0.01, 0.9, 0.999, 1e-8, 30, 0.1
+    g_ref, norm_ref = _reference_prepare(p, g, n_decay, l2, max_norm)
+    m_ref = b1 * m + (1 - b1) * g_ref
+    v_ref = b2 * v + (1 - b2) * g_ref ** 2
+    lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+    p_ref = p - lr_t * m_ref / (np.sqrt(v_ref) + eps)
+    norm = _optim.adam_step(p, g, m, v, n_decay, l2, max_norm, lr, b1, b2, eps, step)
+    assert norm == pytest.approx(norm_ref, rel=1e-6)
+    np.testing.assert_allclose(m, m_ref, rtol=RTOL[dtype] * 10)
+    np.testing.assert_allclose(v, v_ref, rtol=RTOL[dtype] * 10)
+    np.testing.assert_allclose(p, p_ref, rtol=RTOL[dtype] * 10)
+    if max_norm == 0.5:
+        assert np.linalg.norm(g.astype(np.float64)) == pytest.approx(0.5, rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_step(dtype, nesterov, rng):
+    p = rng.normal(size=40).astype(dtype)
+    g = rng.normal(size=40).astype(dtype)
+    vel = rng.normal(size=40).astype(dtype)
+    lr, mu, n_decay, l2 = 0.1, 0.9, 10, 0.5
+    g_ref, _ = _reference_prepare(p, g, n_decay, l2, 0.0)
+    vel_ref = mu * vel - lr * g_ref
+    p_ref = p + (mu * vel_ref - lr * g_ref if nesterov else vel_ref)
+    _optim.sgd_step(p, g, vel, n_decay, l2, 0.0, lr, mu, nesterov)
+    np.testing.assert_allclose(vel, vel_ref, rtol=RTOL[dtype] * 10, atol=1e-6)
+    np.testing.assert_allclose(p, p_ref, rtol=RTOL[dtype] * 10, atol=1e-6)
