@@ -9,9 +9,8 @@ from .conftest import CELLS
 # SPEC 5: n_features_in_ counts features per time step, and a 2-D X is
 # (n_samples, n_timesteps). These checks assume axis 1 of X is the feature
 # axis; nothing else is excused.
-_AXIS1 = ("crnn reads a 2-D X as (n_samples, n_timesteps) univariate sequences: "
-          "n_features_in_ is the number of features per time step (1), and X with a "
-          "different number of columns is a longer or shorter sequence, not an error")
+_AXIS1 = ("assumes axis 1 is the feature axis; crnn reads a 2-D X as (n_samples, "
+          "n_timesteps), so other column counts are other sequence lengths (SPEC 5)")
 EXPECTED_FAILED = {
     "check_n_features_in": _AXIS1,
     "check_n_features_in_after_fitting": _AXIS1,
@@ -29,10 +28,12 @@ def _expected_failed_checks(estimator):
 
 def _estimators():
     for cell in CELLS:
-        # small networks keep the ~40 checks per estimator fast; the default
-        # max_iter still has to reach the accuracy check_classifiers_train asks for
-        yield RNNRegressor(cell=cell, hidden_layer_sizes=(16,))
-        yield RNNClassifier(cell=cell, hidden_layer_sizes=(16,))
+        # Small networks keep the ~40 checks per estimator fast. The larger
+        # step size lets the LSTM reach check_regressors_train's R^2 > 0.5
+        # within the default max_iter (measured: 0.42-0.60 at 1e-3 over four
+        # seeds, 0.95-0.99 at 1e-2).
+        yield RNNRegressor(cell=cell, hidden_layer_sizes=(16,), learning_rate_init=0.01)
+        yield RNNClassifier(cell=cell, hidden_layer_sizes=(16,), learning_rate_init=0.01)
 
 
 @parametrize_with_checks(list(_estimators()),

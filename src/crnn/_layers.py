@@ -8,7 +8,7 @@ the training glue) validate shapes and dtypes; these adapters do not.
 """
 import numpy as np
 
-from crnn import _rnn_cell
+from crnn import _gru_cell, _lstm_cell, _rnn_cell
 
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
@@ -94,7 +94,91 @@ class RNNCell:
         return dh0, None
 
 
-CELLS = {"rnn": RNNCell()}
+class LSTMCell:
+    """LSTM cell, gates i, f, g, o: ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
+
+    The cache holds ``H_all``, ``C_all`` (``C_all[0]`` = c_0) and, in
+    ``extra``, ``gates`` (n_steps, batch, 4 * n_hidden), the post-activation
+    gates, and ``tanh_c`` (n_steps, batch, n_hidden) = tanh(c_t).
+    ``activation`` is ignored (the gate nonlinearities are fixed).
+    """
+
+    name = "lstm"
+    n_gates = 4
+    has_cell_state = True
+
+    def forward(self, p, X, h0, c0, ws, key, activation):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
+        C_all = ws.get(("C_all", key), (n_steps + 1, batch, n_hidden))
+        gates = ws.get(("gates", key), (n_steps, batch, 4 * n_hidden))
+        tanh_c = ws.get(("tanh_c", key), (n_steps, batch, n_hidden))
+        if h0 is None:
+            H_all[0].fill(0)
+        else:
+            H_all[0] = h0
+        if c0 is None:
+            C_all[0].fill(0)
+        else:
+            C_all[0] = c0
+        _lstm_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X,
+                           H_all, C_all, gates, tanh_c)
+        return LayerCache(H_all, C_all, gates=gates, tanh_c=tanh_c)
+
+    def backward(self, p, grads, X, cache, dH, dh_n, dc_n, dX, ws, key, activation):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        delta = ws.get(("delta", key), (n_steps, batch, 4 * n_hidden))
+        dh0 = ws.get(("dh0", key), (batch, n_hidden))
+        dc0 = ws.get(("dc0", key), (batch, n_hidden))
+        _lstm_cell.backward(p["W_ih"], p["W_hh"], X, cache.H_all, cache.C_all,
+                            cache.extra["gates"], cache.extra["tanh_c"], dH, dh_n, dc_n,
+                            delta, grads["W_ih"], grads["W_hh"], grads["b_ih"],
+                            grads["b_hh"], dX, dh0, dc0)
+        return dh0, dc0
+
+
+class GRUCell:
+    """GRU cell, gates r, z, n: ``h_t = (1 - z) * n + z * h_{t-1}``.
+
+    The cache holds ``H_all`` and, in ``extra``, ``gates`` (n_steps, batch,
+    3 * n_hidden), the post-activation r, z, n, and ``hn`` (n_steps, batch,
+    n_hidden) = W_hn h_{t-1} + b_hn. ``activation`` is ignored.
+    """
+
+    name = "gru"
+    n_gates = 3
+    has_cell_state = False
+
+    def forward(self, p, X, h0, c0, ws, key, activation):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
+        gates = ws.get(("gates", key), (n_steps, batch, 3 * n_hidden))
+        hn = ws.get(("hn", key), (n_steps, batch, n_hidden))
+        hh = ws.get("hh", (batch, 3 * n_hidden))
+        if h0 is None:
+            H_all[0].fill(0)
+        else:
+            H_all[0] = h0
+        _gru_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X,
+                          H_all, gates, hn, hh)
+        return LayerCache(H_all, gates=gates, hn=hn)
+
+    def backward(self, p, grads, X, cache, dH, dh_n, dc_n, dX, ws, key, activation):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        # Columns [dr, dz, dn * r, dn]: recurrent-side and input-side deltas.
+        delta = ws.get(("delta", key), (n_steps, batch, 4 * n_hidden))
+        dh0 = ws.get(("dh0", key), (batch, n_hidden))
+        _gru_cell.backward(p["W_ih"], p["W_hh"], X, cache.H_all, cache.extra["gates"],
+                           cache.extra["hn"], dH, dh_n, delta, grads["W_ih"],
+                           grads["W_hh"], grads["b_ih"], grads["b_hh"], dX, dh0)
+        return dh0, None
+
+
+CELLS = {"rnn": RNNCell(), "lstm": LSTMCell(), "gru": GRUCell()}
 
 # dX of the first layer is not needed in training: the kernels skip that GEMM
 # when handed an empty array.

@@ -205,3 +205,163 @@ def rnn_backward(cache, d_output, d_h_n=None):
     """
     dX, d_layers, dh0, _ = _backward(cache, d_output, d_h_n, None)
     return dX, d_layers, dh0
+
+
+def lstm_forward(X, layers, h0=None, c0=None):
+    """Forward pass of stacked LSTM layers.
+
+    For each layer and step, with the gate rows of every parameter stacked in
+    the order i, f, g, o (PyTorch's ``torch.nn.LSTM`` layout)::
+
+        i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+        f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)
+        o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+        c_t = f_t * c_{t-1} + i_t * g_t
+        h_t = o_t * tanh(c_t)
+
+    where ``*`` is the elementwise product and, for layer k > 0, ``x_t`` is
+    layer k-1's ``h_t``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_steps, n_features)
+        Input sequences, batch-first.
+    layers : list of dict
+        One dict per layer k with hidden size H_k and input size I_k
+        (I_0 = n_features, I_k = H_{k-1}):
+
+        - ``W_ih`` : ndarray of shape (4*H_k, I_k), ``[W_ii | W_if | W_ig | W_io]``
+          stacked by rows (``weight_ih_l[k]`` in PyTorch);
+        - ``W_hh`` : ndarray of shape (4*H_k, H_k), ``[W_hi | W_hf | W_hg | W_ho]``
+          (``weight_hh_l[k]``);
+        - ``b_ih`` : ndarray of shape (4*H_k,), ``[b_ii | b_if | b_ig | b_io]``
+          (``bias_ih_l[k]``);
+        - ``b_hh`` : ndarray of shape (4*H_k,), ``[b_hi | b_hf | b_hg | b_ho]``
+          (``bias_hh_l[k]``).
+    h0 : list of ndarray of shape (n_samples, H_k), default=None
+        Initial hidden state of each layer; None means zeros.
+    c0 : list of ndarray of shape (n_samples, H_k), default=None
+        Initial cell state of each layer; None means zeros.
+
+    Returns
+    -------
+    output : ndarray of shape (n_samples, n_steps, H_last)
+        Hidden state ``h_t`` of the top layer at every step.
+    h_n : list of ndarray of shape (n_samples, H_k)
+        Final hidden state of each layer.
+    c_n : list of ndarray of shape (n_samples, H_k)
+        Final cell state of each layer.
+    cache : object
+        Opaque; pass it to :func:`lstm_backward`.
+    """
+    return _forward("lstm", X, layers, h0, c0, "tanh")
+
+
+def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None):
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Parameters
+    ----------
+    cache : object
+        The cache returned by :func:`lstm_forward`.
+    d_output : array-like of shape (n_samples, n_steps, H_last)
+        Gradient of the loss with respect to ``output``.
+    d_h_n : list of ndarray of shape (n_samples, H_k), default=None
+        Gradient with respect to each layer's final hidden state ``h_n``;
+        None means zero. For a layer below the top it enters that layer's
+        last step only.
+    d_c_n : list of ndarray of shape (n_samples, H_k), default=None
+        Gradient with respect to each layer's final cell state ``c_n``; None
+        means zero.
+
+    Returns
+    -------
+    dX : ndarray of shape (n_samples, n_steps, n_features)
+        Gradient with respect to ``X``.
+    d_layers : list of dict
+        Gradients with respect to each layer's ``W_ih`` (4*H_k, I_k),
+        ``W_hh`` (4*H_k, H_k), ``b_ih`` and ``b_hh`` (4*H_k,), gate blocks in
+        the order i, f, g, o like the parameters.
+    d_h0 : list of ndarray of shape (n_samples, H_k)
+        Gradient with respect to each layer's initial hidden state.
+    d_c0 : list of ndarray of shape (n_samples, H_k)
+        Gradient with respect to each layer's initial cell state.
+    """
+    return _backward(cache, d_output, d_h_n, d_c_n)
+
+
+def gru_forward(X, layers, h0=None):
+    """Forward pass of stacked GRU layers.
+
+    For each layer and step, with the gate rows of every parameter stacked in
+    the order r, z, n (PyTorch's ``torch.nn.GRU`` layout)::
+
+        r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    where ``*`` is the elementwise product and, for layer k > 0, ``x_t`` is
+    layer k-1's ``h_t``. The reset gate multiplies the recurrent term
+    including its bias ``b_hn``, so ``b_in`` and ``b_hn`` are not
+    interchangeable.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_steps, n_features)
+        Input sequences, batch-first.
+    layers : list of dict
+        One dict per layer k with hidden size H_k and input size I_k
+        (I_0 = n_features, I_k = H_{k-1}):
+
+        - ``W_ih`` : ndarray of shape (3*H_k, I_k), ``[W_ir | W_iz | W_in]``
+          stacked by rows (``weight_ih_l[k]`` in PyTorch);
+        - ``W_hh`` : ndarray of shape (3*H_k, H_k), ``[W_hr | W_hz | W_hn]``
+          (``weight_hh_l[k]``);
+        - ``b_ih`` : ndarray of shape (3*H_k,), ``[b_ir | b_iz | b_in]``
+          (``bias_ih_l[k]``);
+        - ``b_hh`` : ndarray of shape (3*H_k,), ``[b_hr | b_hz | b_hn]``
+          (``bias_hh_l[k]``).
+    h0 : list of ndarray of shape (n_samples, H_k), default=None
+        Initial hidden state of each layer; None means zeros.
+
+    Returns
+    -------
+    output : ndarray of shape (n_samples, n_steps, H_last)
+        Hidden state ``h_t`` of the top layer at every step.
+    h_n : list of ndarray of shape (n_samples, H_k)
+        Final hidden state of each layer.
+    cache : object
+        Opaque; pass it to :func:`gru_backward`.
+    """
+    output, h_n, _, cache = _forward("gru", X, layers, h0, None, "tanh")
+    return output, h_n, cache
+
+
+def gru_backward(cache, d_output, d_h_n=None):
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Parameters
+    ----------
+    cache : object
+        The cache returned by :func:`gru_forward`.
+    d_output : array-like of shape (n_samples, n_steps, H_last)
+        Gradient of the loss with respect to ``output``.
+    d_h_n : list of ndarray of shape (n_samples, H_k), default=None
+        Gradient with respect to each layer's final state ``h_n``; None means
+        zero. For a layer below the top it enters that layer's last step only.
+
+    Returns
+    -------
+    dX : ndarray of shape (n_samples, n_steps, n_features)
+        Gradient with respect to ``X``.
+    d_layers : list of dict
+        Gradients with respect to each layer's ``W_ih`` (3*H_k, I_k),
+        ``W_hh`` (3*H_k, H_k), ``b_ih`` and ``b_hh`` (3*H_k,), gate blocks in
+        the order r, z, n like the parameters.
+    d_h0 : list of ndarray of shape (n_samples, H_k)
+        Gradient with respect to each layer's initial state.
+    """
+    dX, d_layers, dh0, _ = _backward(cache, d_output, d_h_n, None)
+    return dX, d_layers, dh0

@@ -1,0 +1,193 @@
+"""GRU layer: forward and BPTT backward over a batch.
+
+Gate rows of W_ih, W_hh, b_ih, b_hh are stacked in PyTorch's order r, z, n
+(SPEC section 3)::
+
+    r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+    z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+    n = tanh(W_in x_t + b_in + r * hn),   hn = W_hn h_{t-1} + b_hn
+    h_t = (1 - z) * n + z * h_{t-1}
+
+Layout: time-major X (T, B, I); ``H_all`` (T + 1, B, H) holds h_0 in
+``H_all[0]`` (written by the caller) and h_t in ``H_all[t]``.
+
+Cost structure:
+- forward: one GEMM (T*B x I) @ W_ih^T writes the input projection of all
+  three gates at every step into ``gates`` (T, B, 3H); per step one GEMM
+  h_{t-1} @ W_hh^T fills the (B, 3H) scratch ``hh``, kept apart from the
+  input projection because r multiplies only the recurrent part of the n
+  block; one elementwise sweep then forms r, z, hn, n and h_t;
+- backward: per step one elementwise sweep and one GEMM for the dh_{t-1}
+  carry, then weight gradients and dX as GEMMs over all T*B rows after the
+  loop and bias gradients as column sums of the deltas.
+
+As in _lstm_cell.pyx, the sweep over one row is split into a few short
+loops over row pointers, each touching few enough arrays for gcc's
+run-time alias checks (at most 10 per loop), so that every loop vectorizes.
+
+The n block has two different pre-activation deltas: dL/d(W_in x + b_in) is
+dn_pre = dL/dn * (1 - n^2) but dL/d(W_hn h + b_hn) is dn_pre * r. The delta
+workspace (T, B, 4H) therefore holds the columns
+``[dr_pre, dz_pre, dn_pre * r, dn_pre]``: columns 0:3H are the
+recurrent-side deltas in W_hh's row order (one GEMM per step for dh_{t-1},
+one for dW_hh), and columns 0:2H plus 3H:4H are the input-side deltas (two
+GEMMs each for dW_ih and dX, outside the loop). This costs 4H per row
+instead of the 6H of two separate (T, B, 3H) buffers.
+
+Cache (what backward reads): ``H_all``, the post-activation gates r, z, n
+(T, B, 3H) and ``hn`` = W_hn h_{t-1} + b_hn (T, B, H). The caller allocates
+every output and workspace and validates shapes; nothing inside the nogil
+sections touches a Python object.
+"""
+from cython cimport floating
+
+from crnn._activations cimport sigmoid, tanh_
+from crnn._blas cimport gemm, NoTrans, Trans
+
+
+def forward(const floating[:, ::1] W_ih,     # IN (3H, I)
+            const floating[:, ::1] W_hh,     # IN (3H, H)
+            const floating[::1] b_ih,        # IN (3H,)
+            const floating[::1] b_hh,        # IN (3H,)
+            const floating[:, :, ::1] X,     # IN (T, B, I)
+            floating[:, :, ::1] H_all,       # IN/OUT (T + 1, B, H); H_all[0] = h_0
+            floating[:, :, ::1] gates,       # OUT (T, B, 3H): r, z, n after activation
+            floating[:, :, ::1] hn,          # OUT (T, B, H): W_hn h_{t-1} + b_hn
+            floating[:, ::1] hh):            # WORK (B, 3H): h_{t-1} @ W_hh^T
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = W_hh.shape[1]
+        Py_ssize_t H2 = 2 * n_hidden
+        Py_ssize_t n_gates = 3 * n_hidden
+        Py_ssize_t t, b, j
+        floating *a           # gates[t, b]: pre-activations, then activations
+        floating *hh_row
+        floating *hn_row
+        floating *h_prev
+        floating *h_next
+    with nogil:
+        # Input projection of every gate at every step: gates = X @ W_ih^T.
+        gemm(NoTrans, Trans, n_steps * batch, n_gates, n_in,
+             1, &X[0, 0, 0], n_in, &W_ih[0, 0], n_in,
+             0, &gates[0, 0, 0], n_gates)
+        for t in range(n_steps):
+            gemm(NoTrans, Trans, batch, n_gates, n_hidden,
+                 1, &H_all[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
+                 0, &hh[0, 0], n_gates)
+            for b in range(batch):
+                a = &gates[t, b, 0]
+                hh_row = &hh[b, 0]
+                for j in range(H2):                           # r, z
+                    a[j] = sigmoid(a[j] + b_ih[j] + hh_row[j] + b_hh[j])
+                hn_row = &hn[t, b, 0]
+                for j in range(n_hidden):
+                    hn_row[j] = hh_row[H2 + j] + b_hh[H2 + j]
+                for j in range(n_hidden):                     # n
+                    a[H2 + j] = tanh_(a[H2 + j] + b_ih[H2 + j] + a[j] * hn_row[j])
+                h_prev = &H_all[t, b, 0]
+                h_next = &H_all[t + 1, b, 0]
+                for j in range(n_hidden):
+                    # (1 - z) * n + z * h_{t-1}, one multiply fewer
+                    h_next[j] = a[H2 + j] + a[n_hidden + j] * (h_prev[j] - a[H2 + j])
+
+
+def backward(const floating[:, ::1] W_ih,      # IN (3H, I)
+             const floating[:, ::1] W_hh,      # IN (3H, H)
+             const floating[:, :, ::1] X,      # IN (T, B, I)
+             const floating[:, :, ::1] H_all,  # IN (T + 1, B, H) from forward
+             const floating[:, :, ::1] gates,  # IN (T, B, 3H) from forward
+             const floating[:, :, ::1] hn,     # IN (T, B, H) from forward
+             const floating[:, :, ::1] dH,     # IN (T, B, H): dL/dh_t from above
+             const floating[:, ::1] dh_n,      # IN (B, H): dL/dh_T from the final state
+             floating[:, :, ::1] delta,        # WORK (T, B, 4H): see the module docstring
+             floating[:, ::1] dW_ih,           # OUT (3H, I)
+             floating[:, ::1] dW_hh,           # OUT (3H, H)
+             floating[::1] db_ih,              # OUT (3H,)
+             floating[::1] db_hh,              # OUT (3H,)
+             floating[:, :, ::1] dX,           # OUT (T, B, I), or shape (0, 0, 0) to skip
+             floating[:, ::1] dh_0):           # OUT (B, H)
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = W_hh.shape[1]
+        Py_ssize_t H2 = 2 * n_hidden
+        Py_ssize_t n_gates = 3 * n_hidden
+        Py_ssize_t n_cols = 4 * n_hidden
+        Py_ssize_t n_rows = n_steps * batch
+        Py_ssize_t t, b, j
+        floating one = 1      # a bare literal 1 would make float arithmetic double
+        floating r_t, z_t, n_t
+        const floating *a     # gates[t, b]: r, z, n
+        const floating *dh_in
+        const floating *hn_row
+        const floating *h_prev
+        const floating *d_row
+        floating *d           # delta[t, b]
+        floating *dh
+    with nogil:
+        # dh_0 doubles as the carry dL/dh_t flowing back in time.
+        for b in range(batch):
+            for j in range(n_hidden):
+                dh_0[b, j] = dh_n[b, j]
+        for t in range(n_steps - 1, -1, -1):
+            for b in range(batch):
+                a = &gates[t, b, 0]
+                d = &delta[t, b, 0]
+                dh = &dh_0[b, 0]
+                dh_in = &dH[t, b, 0]
+                hn_row = &hn[t, b, 0]
+                h_prev = &H_all[t, b, 0]
+                # dh becomes the total dL/dh_t.
+                for j in range(n_hidden):
+                    dh[j] = dh[j] + dh_in[j]
+                # Update gate, and dn_pre = dL/d(n's pre-activation).
+                for j in range(n_hidden):
+                    z_t = a[n_hidden + j]
+                    n_t = a[H2 + j]
+                    d[n_hidden + j] = dh[j] * (h_prev[j] - n_t) * z_t * (one - z_t)
+                    d[n_gates + j] = dh[j] * (one - z_t) * (one - n_t * n_t)
+                # Reset gate and the recurrent-side n delta, dn_pre * r.
+                for j in range(n_hidden):
+                    r_t = a[j]
+                    d[j] = d[n_gates + j] * hn_row[j] * r_t * (one - r_t)
+                    d[H2 + j] = d[n_gates + j] * r_t
+                # Direct path h_{t-1} -> h_t; the GEMM below adds W_hh's.
+                for j in range(n_hidden):
+                    dh[j] = dh[j] * a[n_hidden + j]
+            gemm(NoTrans, NoTrans, batch, n_hidden, n_gates,
+                 1, &delta[t, 0, 0], n_cols, &W_hh[0, 0], n_hidden,
+                 1, &dh_0[0, 0], n_hidden)
+
+        # Recurrent side, columns 0:3H: h_{t-1} is H_all[0:T].
+        gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
+             1, &delta[0, 0, 0], n_cols, &H_all[0, 0, 0], n_hidden,
+             0, &dW_hh[0, 0], n_hidden)
+        # Input side, columns 0:2H (r, z) and 3H:4H (n).
+        gemm(Trans, NoTrans, H2, n_in, n_rows,
+             1, &delta[0, 0, 0], n_cols, &X[0, 0, 0], n_in,
+             0, &dW_ih[0, 0], n_in)
+        gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
+             1, &delta[0, 0, n_gates], n_cols, &X[0, 0, 0], n_in,
+             0, &dW_ih[H2, 0], n_in)
+        for j in range(n_gates):
+            db_hh[j] = 0
+            db_ih[j] = 0
+        for t in range(n_steps):
+            for b in range(batch):
+                d_row = &delta[t, b, 0]
+                for j in range(n_gates):
+                    db_hh[j] += d_row[j]
+                for j in range(n_hidden):
+                    db_ih[H2 + j] += d_row[n_gates + j]
+        for j in range(H2):
+            db_ih[j] = db_hh[j]
+        if dX.shape[0] > 0:
+            gemm(NoTrans, NoTrans, n_rows, n_in, H2,
+                 1, &delta[0, 0, 0], n_cols, &W_ih[0, 0], n_in,
+                 0, &dX[0, 0, 0], n_in)
+            gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
+                 1, &delta[0, 0, n_gates], n_cols, &W_ih[H2, 0], n_in,
+                 1, &dX[0, 0, 0], n_in)

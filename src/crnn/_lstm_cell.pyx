@@ -1,0 +1,187 @@
+"""LSTM layer: forward and BPTT backward over a batch.
+
+Gate rows of W_ih, W_hh, b_ih, b_hh are stacked in PyTorch's order i, f, g, o
+(SPEC section 3)::
+
+    a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh                  (4H wide)
+    i = sigmoid(a_i)   f = sigmoid(a_f)   g = tanh(a_g)   o = sigmoid(a_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
+
+Layout: time-major X (T, B, I). ``H_all`` and ``C_all`` (T + 1, B, H) hold
+h_0 and c_0 in row 0 (written by the caller) and h_t, c_t in row t, so the
+h_{t-1} that multiply the deltas in dW_hh are the contiguous block
+``H_all[0:T]``.
+
+Cost structure:
+- forward: one GEMM (T*B x I) @ W_ih^T writes the input projection of all
+  four gates at every step into ``gates`` (T, B, 4H); per step one GEMM
+  h_{t-1} @ W_hh^T (B x 4H) is accumulated onto ``gates[t]``, then one
+  elementwise sweep adds both biases, applies the gate nonlinearities in
+  place and updates c and h;
+- backward: per step one elementwise sweep turns dL/dh_t and dL/dc_t into
+  the four pre-activation deltas (T, B, 4H) and one GEMM delta_t @ W_hh
+  gives the dh_{t-1} carry; after the loop dW_ih, dW_hh and dX are one GEMM
+  each over all T*B rows and the bias gradients are column sums of delta.
+
+The elementwise sweep over one row (one sequence b at step t) is split into
+a few loops over row pointers rather than one loop: gcc vectorizes a loop
+only if it can check every array written against every array read at run
+time, at most 10 such checks, and one loop over all of the LSTM's arrays
+needs about 50. Each short loop below stays under that limit and runs on
+SIMD registers, with sigmoid and tanh from _activations.pxd inlined.
+
+Cache (what backward reads): ``H_all``, ``C_all``, the post-activation gates
+i, f, g, o and ``tanh_c`` = tanh(c_t) (T, B, H), kept so that backward takes
+no transcendental function. The caller allocates every output and
+workspace and validates shapes; nothing inside the nogil sections touches a
+Python object.
+"""
+from cython cimport floating
+
+from crnn._activations cimport sigmoid, tanh_
+from crnn._blas cimport gemm, NoTrans, Trans
+
+
+def forward(const floating[:, ::1] W_ih,     # IN (4H, I)
+            const floating[:, ::1] W_hh,     # IN (4H, H)
+            const floating[::1] b_ih,        # IN (4H,)
+            const floating[::1] b_hh,        # IN (4H,)
+            const floating[:, :, ::1] X,     # IN (T, B, I)
+            floating[:, :, ::1] H_all,       # IN/OUT (T + 1, B, H); H_all[0] = h_0
+            floating[:, :, ::1] C_all,       # IN/OUT (T + 1, B, H); C_all[0] = c_0
+            floating[:, :, ::1] gates,       # OUT (T, B, 4H): i, f, g, o after activation
+            floating[:, :, ::1] tanh_c):     # OUT (T, B, H): tanh(c_t)
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = W_hh.shape[1]
+        Py_ssize_t n_gates = 4 * n_hidden
+        Py_ssize_t t, b, j
+        floating *a           # gates[t, b]: pre-activations, then activations
+        floating *c_prev
+        floating *c_next
+        floating *h_next
+        floating *tc
+    with nogil:
+        # Input projection of every gate at every step: gates = X @ W_ih^T.
+        gemm(NoTrans, Trans, n_steps * batch, n_gates, n_in,
+             1, &X[0, 0, 0], n_in, &W_ih[0, 0], n_in,
+             0, &gates[0, 0, 0], n_gates)
+        for t in range(n_steps):
+            gemm(NoTrans, Trans, batch, n_gates, n_hidden,
+                 1, &H_all[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
+                 1, &gates[t, 0, 0], n_gates)
+            for b in range(batch):
+                a = &gates[t, b, 0]
+                for j in range(2 * n_hidden):                 # i, f
+                    a[j] = sigmoid(a[j] + b_ih[j] + b_hh[j])
+                for j in range(2 * n_hidden, 3 * n_hidden):   # g
+                    a[j] = tanh_(a[j] + b_ih[j] + b_hh[j])
+                for j in range(3 * n_hidden, n_gates):        # o
+                    a[j] = sigmoid(a[j] + b_ih[j] + b_hh[j])
+                c_prev = &C_all[t, b, 0]
+                c_next = &C_all[t + 1, b, 0]
+                for j in range(n_hidden):
+                    c_next[j] = a[n_hidden + j] * c_prev[j] + a[j] * a[2 * n_hidden + j]
+                h_next = &H_all[t + 1, b, 0]
+                tc = &tanh_c[t, b, 0]
+                for j in range(n_hidden):
+                    tc[j] = tanh_(c_next[j])
+                    h_next[j] = a[3 * n_hidden + j] * tc[j]
+
+
+def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
+             const floating[:, ::1] W_hh,      # IN (4H, H)
+             const floating[:, :, ::1] X,      # IN (T, B, I)
+             const floating[:, :, ::1] H_all,  # IN (T + 1, B, H) from forward
+             const floating[:, :, ::1] C_all,  # IN (T + 1, B, H) from forward
+             const floating[:, :, ::1] gates,  # IN (T, B, 4H) from forward
+             const floating[:, :, ::1] tanh_c, # IN (T, B, H) from forward
+             const floating[:, :, ::1] dH,     # IN (T, B, H): dL/dh_t from above
+             const floating[:, ::1] dh_n,      # IN (B, H): dL/dh_T from the final state
+             const floating[:, ::1] dc_n,      # IN (B, H): dL/dc_T from the final state
+             floating[:, :, ::1] delta,        # WORK (T, B, 4H): dL/d(gate pre-activations)
+             floating[:, ::1] dW_ih,           # OUT (4H, I)
+             floating[:, ::1] dW_hh,           # OUT (4H, H)
+             floating[::1] db_ih,              # OUT (4H,)
+             floating[::1] db_hh,              # OUT (4H,)
+             floating[:, :, ::1] dX,           # OUT (T, B, I), or shape (0, 0, 0) to skip
+             floating[:, ::1] dh_0,            # OUT (B, H)
+             floating[:, ::1] dc_0):           # OUT (B, H)
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = W_hh.shape[1]
+        Py_ssize_t n_gates = 4 * n_hidden
+        Py_ssize_t n_rows = n_steps * batch
+        Py_ssize_t t, b, j
+        floating one = 1      # a bare literal 1 would make float arithmetic double
+        floating dh_t, i_t, f_t, g_t, o_t
+        const floating *a     # gates[t, b]: i, f, g, o
+        const floating *dh_in
+        const floating *tc
+        const floating *c_prev
+        const floating *d_row
+        floating *d           # delta[t, b]
+        floating *dh
+        floating *dc
+    with nogil:
+        # dh_0 and dc_0 double as the carries dL/dh_t (through W_hh) and
+        # dL/dc_t (through the forget gate) flowing back in time.
+        for b in range(batch):
+            for j in range(n_hidden):
+                dh_0[b, j] = dh_n[b, j]
+                dc_0[b, j] = dc_n[b, j]
+        for t in range(n_steps - 1, -1, -1):
+            for b in range(batch):
+                a = &gates[t, b, 0]
+                d = &delta[t, b, 0]
+                dh = &dh_0[b, 0]
+                dc = &dc_0[b, 0]
+                dh_in = &dH[t, b, 0]
+                tc = &tanh_c[t, b, 0]
+                c_prev = &C_all[t, b, 0]
+                # Output gate; dc becomes the total dL/dc_t.
+                for j in range(n_hidden):
+                    dh_t = dh_in[j] + dh[j]
+                    o_t = a[3 * n_hidden + j]
+                    d[3 * n_hidden + j] = dh_t * tc[j] * o_t * (one - o_t)
+                    dc[j] = dc[j] + dh_t * o_t * (one - tc[j] * tc[j])
+                # Input and candidate gates.
+                for j in range(n_hidden):
+                    i_t = a[j]
+                    g_t = a[2 * n_hidden + j]
+                    d[j] = dc[j] * g_t * i_t * (one - i_t)
+                    d[2 * n_hidden + j] = dc[j] * i_t * (one - g_t * g_t)
+                # Forget gate; dc moves on to dL/dc_{t-1}.
+                for j in range(n_hidden):
+                    f_t = a[n_hidden + j]
+                    d[n_hidden + j] = dc[j] * c_prev[j] * f_t * (one - f_t)
+                    dc[j] = dc[j] * f_t
+            gemm(NoTrans, NoTrans, batch, n_hidden, n_gates,
+                 1, &delta[t, 0, 0], n_gates, &W_hh[0, 0], n_hidden,
+                 0, &dh_0[0, 0], n_hidden)
+
+        # Weight gradients over all steps at once; h_{t-1} is H_all[0:T].
+        gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
+             1, &delta[0, 0, 0], n_gates, &H_all[0, 0, 0], n_hidden,
+             0, &dW_hh[0, 0], n_hidden)
+        gemm(Trans, NoTrans, n_gates, n_in, n_rows,
+             1, &delta[0, 0, 0], n_gates, &X[0, 0, 0], n_in,
+             0, &dW_ih[0, 0], n_in)
+        for j in range(n_gates):
+            db_ih[j] = 0
+        for t in range(n_steps):
+            for b in range(batch):
+                d_row = &delta[t, b, 0]
+                for j in range(n_gates):
+                    db_ih[j] += d_row[j]
+        for j in range(n_gates):
+            db_hh[j] = db_ih[j]
+        if dX.shape[0] > 0:
+            gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
+                 1, &delta[0, 0, 0], n_gates, &W_ih[0, 0], n_in,
+                 0, &dX[0, 0, 0], n_in)
