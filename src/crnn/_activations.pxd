@@ -141,20 +141,3 @@ cdef inline floating tanh_(floating x) noexcept nogil:
         s64.i = (s64.i & m64) | (l64.i & ~m64)
         return s64.f
 
-
-cdef inline floating activate(floating x, int activation) noexcept nogil:
-    if activation == ACT_TANH:
-        return tanh_(x)
-    elif activation == ACT_RELU:
-        return x if x > 0 else 0
-    return sigmoid(x)
-
-
-cdef inline floating activation_grad(floating y, int activation) noexcept nogil:
-    # Derivative expressed through the activation's output y, which the
-    # forward pass cached: no recomputation of the pre-activation.
-    if activation == ACT_TANH:
-        return 1 - y * y
-    elif activation == ACT_RELU:
-        return 1 if y > 0 else 0
-    return y * (1 - y)
