@@ -71,3 +71,19 @@ def test_sgd_step(dtype, nesterov, rng):
     _optim.sgd_step(p, g, vel, n_decay, l2, 0.0, lr, mu, nesterov)
     np.testing.assert_allclose(vel, vel_ref, rtol=RTOL[dtype] * 10, atol=1e-6)
     np.testing.assert_allclose(p, p_ref, rtol=RTOL[dtype] * 10, atol=1e-6)
+
+
+@pytest.mark.skipif(not __import__("crnn").build_info()["boundscheck"],
+                    reason="only the bounds-checked build (CRNN_DEBUG_CYTHON=ON) catches this; "
+                           "CI runs the suite against that build too")
+def test_debug_build_catches_out_of_bounds_access():
+    # Kernels trust their callers; the debug build must turn a caller's shape
+    # mistake into an IndexError instead of corrupting memory.
+    from crnn import _rnn_cell
+
+    T, B, I, H = 3, 2, 2, 4
+    X = np.zeros((T, B, I))
+    H_all = np.zeros((T, B, H))  # one step short: needs (T + 1, B, H)
+    with pytest.raises(IndexError, match="out of bounds"):
+        _rnn_cell.forward(np.zeros((H, I)), np.zeros((H, H)), np.zeros(H), np.zeros(H),
+                          X, H_all, 0)

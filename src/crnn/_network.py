@@ -9,7 +9,7 @@ only) covers the prefix ``flat[:n_decay]``.
 """
 import numpy as np
 
-from crnn import _layers
+from crnn import _blas, _layers
 
 N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -121,8 +121,16 @@ class RecurrentNetwork:
         """
         caches = self.forward(coefs, X, ws)
         H = self.readout_input(caches, return_sequences)
-        readout = coefs[-1]
-        return H @ readout["W_out"].T + readout["b_out"]
+        return self._readout(coefs[-1], H, np.empty((H.shape[0], self.n_outputs), self.dtype))
+
+    @staticmethod
+    def _readout(readout, H, out):
+        # The readout GEMMs go through the kernels' BLAS (SciPy's) rather
+        # than numpy.matmul: NumPy ships a second OpenBLAS whose idle threads
+        # spin against SciPy's when both run in one minibatch.
+        _blas.gemm_memview(False, True, 1.0, H, readout["W_out"], 0.0, out)
+        out += readout["b_out"]
+        return out
 
     def loss_grad(self, coefs, grads, X, targets, ws, return_sequences, loss):
         """Loss of one minibatch and its gradient with respect to every parameter.
@@ -148,11 +156,10 @@ class RecurrentNetwork:
         caches = self.forward(coefs, X, ws)
         H = self.readout_input(caches, return_sequences)
         readout, g_readout = coefs[-1], grads[-1]
-        out = H @ readout["W_out"].T
-        out += readout["b_out"]
+        out = self._readout(readout, H, ws.get("out", (H.shape[0], self.n_outputs)))
         if loss == "squared":
             out -= targets
-            value = 0.5 * float(np.dot(out.ravel(), out.ravel())) / out.size
+            value = 0.5 * float(np.square(out).sum()) / out.size
             out *= 1.0 / out.size
         else:
             rows = np.arange(out.shape[0])
@@ -164,9 +171,10 @@ class RecurrentNetwork:
             out[rows, targets] -= 1
             out *= 1.0 / out.shape[0]
         d_out = out
-        np.matmul(d_out.T, H, out=g_readout["W_out"])
+        _blas.gemm_memview(True, False, 1.0, d_out, H, 0.0, g_readout["W_out"])
         np.sum(d_out, axis=0, out=g_readout["b_out"])
-        dH = d_out @ readout["W_out"]
+        dH = ws.get("dH_readout", H.shape)
+        _blas.gemm_memview(False, False, 1.0, d_out, readout["W_out"], 0.0, dH)
         L = len(self.hidden_sizes)
         if return_sequences:
             dH_top = dH.reshape(n_steps, batch, -1)
