@@ -310,3 +310,38 @@ def test_solvers_reduce_loss(solver):
         warnings.simplefilter("ignore")
         reg.fit(X, y)
     assert reg.loss_curve_[-1] < 0.5 * reg.loss_curve_[0]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_data_parallel_parts_match_one_pass(cell, return_sequences):
+    # A minibatch split into independent parts (one per thread) must give
+    # the loss and gradient of one pass over the whole batch.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crnn._layers import Workspace
+    from crnn._network import RecurrentNetwork
+
+    rng = np.random.default_rng(0)
+    T, B, I = 6, 11, 3
+    net = RecurrentNetwork(cell, I, (5, 4), 2, "tanh", np.float64)
+    params = net.init_params(rng)
+    coefs = net.views(params)
+    X = rng.normal(size=(T, B, I))
+    targets = rng.normal(size=(T * B, 2) if return_sequences else (B, 2))
+    whole = np.empty_like(params)
+    expected = net.loss_grad(coefs, net.views(whole), X, targets, Workspace(np.float64),
+                             return_sequences, "squared")
+    edges = [0, 4, 11]
+    parts = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        t_part = targets.reshape(T, B, 2)[:, lo:hi].reshape(-1, 2) if return_sequences \
+            else targets[lo:hi]
+        g = np.empty_like(params)
+        parts.append((np.ascontiguousarray(X[:, lo:hi]), t_part, Workspace(np.float64), g,
+                      net.views(g), return_sequences, "squared"))
+    grads = np.empty_like(params)
+    with ThreadPoolExecutor(1) as executor:
+        value = net.loss_grad_parts(coefs, grads, parts, executor)
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grads, whole, rtol=1e-10, atol=1e-14)

@@ -8,6 +8,8 @@ fused optimizer step (``_optim``); timestep loops only exist in the kernels.
 import numbers
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,7 +23,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _optim
+from crnn import _optim, _threads
 from crnn._layers import Workspace
 from crnn._network import RecurrentNetwork
 from crnn._validation import (check_n_features, check_sequences, check_target_length,
@@ -180,15 +182,34 @@ class _BaseRNN(BaseEstimator):
         X = check_sequences(X, self._network.dtype)
         check_n_features(self, X, reset=False)
         n_samples, n_steps, _ = X.shape
-        ws = Workspace(self._network.dtype)
-        chunks = []
-        for start in range(0, n_samples, _PREDICT_CHUNK):
-            X_tm = np.ascontiguousarray(X[start:start + _PREDICT_CHUNK].transpose(1, 0, 2))
-            out = self._network.predict_raw(self.coefs_, X_tm, ws, self.return_sequences)
-            if self.return_sequences:
-                out = out.reshape(n_steps, X_tm.shape[1], -1).transpose(1, 0, 2)
-            chunks.append(out)
-        return np.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+        n_parts = _threads.n_parts(n_samples)
+        bounds = [(start, min(start + _PREDICT_CHUNK, n_samples))
+                  for start in range(0, n_samples, _PREDICT_CHUNK)]
+        if len(bounds) < n_parts:  # at least one chunk per thread
+            edges = _threads.split(n_samples, n_parts)
+            bounds = list(zip(edges[:-1], edges[1:]))
+        outputs = [None] * len(bounds)
+
+        def run(first):
+            # chunks first, first + n_parts, ... share one workspace, in turn
+            ws = Workspace(self._network.dtype)
+            for c in range(first, len(bounds), n_parts):
+                lo, hi = bounds[c]
+                X_tm = np.ascontiguousarray(X[lo:hi].transpose(1, 0, 2))
+                out = self._network.predict_raw(self.coefs_, X_tm, ws, self.return_sequences)
+                if self.return_sequences:
+                    out = out.reshape(n_steps, hi - lo, -1).transpose(1, 0, 2)
+                outputs[c] = out
+
+        if n_parts == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(n_parts - 1) as executor, _threads.single_threaded_blas():
+                futures = [executor.submit(run, p) for p in range(1, n_parts)]
+                run(0)
+                for f in futures:
+                    f.result()
+        return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
 
     def _initialize(self, n_features, n_outputs, rng):
         self._network = RecurrentNetwork(self.cell, n_features, self._hidden_sizes(),
@@ -283,10 +304,32 @@ class _BaseRNN(BaseEstimator):
             targets_tm = np.ascontiguousarray(np.swapaxes(targets, 0, 1))
         else:
             targets_tm = targets
-        loss_name = self._loss_name
-        grads = net.views(self._grads)
-        ws = Workspace(net.dtype)
         weights = self._params[:net.n_decay]
+        # Data parallelism over the rows of each minibatch (see _threads).
+        max_parts = _threads.n_parts(batch_size)
+        part_grads = [self._grads] + [np.empty_like(self._grads) for _ in range(max_parts - 1)]
+        part_views = [net.views(g) for g in part_grads]
+        part_ws = [Workspace(net.dtype) for _ in range(max_parts)]
+        executor = ThreadPoolExecutor(max_parts - 1) if max_parts > 1 else None
+        blas_context = _threads.single_threaded_blas() if max_parts > 1 else nullcontext()
+        try:
+            with blas_context:
+                self._epoch_loop(X_tm, targets_tm, rng, n_epochs, batch_size, early_stopping,
+                                 X_val, y_val, incremental, weights, part_grads, part_views,
+                                 part_ws, executor)
+        finally:
+            if executor is not None:
+                executor.shutdown()
+        if early_stopping and getattr(self, "_best_params", None) is not None:
+            self._params[:] = self._best_params
+            self._best_params = None
+
+    def _epoch_loop(self, X_tm, targets_tm, rng, n_epochs, batch_size, early_stopping,
+                    X_val, y_val, incremental, weights, part_grads, part_views, part_ws,
+                    executor):
+        net = self._network
+        n_samples = X_tm.shape[1]
+        loss_name = self._loss_name
         clip = 0.0 if self.clip_grad_norm is None else float(self.clip_grad_norm)
         order = np.arange(n_samples)
 
@@ -301,14 +344,24 @@ class _BaseRNN(BaseEstimator):
             for start in range(0, n_samples, batch_size):
                 idx = order[start:start + batch_size]
                 B = idx.shape[0]
-                X_batch = np.take(X_tm, idx, axis=1)
-                if self.return_sequences:
-                    t_batch = np.take(targets_tm, idx, axis=1)
-                    t_batch = t_batch.reshape((-1,) + t_batch.shape[2:])
+                n_parts = min(len(part_ws), max(1, B // _threads.MIN_ROWS_PER_PART))
+                edges = _threads.split(B, n_parts)
+                parts = []
+                for p in range(n_parts):
+                    rows = idx[edges[p]:edges[p + 1]]
+                    X_part = np.take(X_tm, rows, axis=1)
+                    if self.return_sequences:
+                        t_part = np.take(targets_tm, rows, axis=1)
+                        t_part = t_part.reshape((-1,) + t_part.shape[2:])
+                    else:
+                        t_part = np.take(targets_tm, rows, axis=0)
+                    parts.append((X_part, t_part, part_ws[p], part_grads[p], part_views[p],
+                                  self.return_sequences, loss_name))
+                if n_parts == 1:
+                    loss = net.loss_grad(self.coefs_, part_views[0], X_part, t_part,
+                                         part_ws[0], self.return_sequences, loss_name)
                 else:
-                    t_batch = np.take(targets_tm, idx, axis=0)
-                loss = net.loss_grad(self.coefs_, grads, X_batch, t_batch, ws,
-                                     self.return_sequences, loss_name)
+                    loss = net.loss_grad_parts(self.coefs_, self._grads, parts, executor)
                 l2 = self.alpha / B
                 if self.alpha > 0:
                     loss += 0.5 * l2 * float(np.dot(weights, weights))
@@ -359,9 +412,6 @@ class _BaseRNN(BaseEstimator):
                 warnings.warn(
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                     "and the optimization hasn't converged yet.", ConvergenceWarning)
-        if early_stopping and getattr(self, "_best_params", None) is not None:
-            self._params[:] = self._best_params
-            self._best_params = None
 
     def _update_no_improvement(self, early_stopping, X_val, y_val):
         if early_stopping:

@@ -185,3 +185,42 @@ class RecurrentNetwork:
         _layers.stack_backward(self.cell, coefs[:-1], grads[:-1], X, caches, dH_top,
                                dh_n, None, ws, self.activation)
         return value
+
+    def loss_grad_parts(self, coefs, grads, parts, executor):
+        """:meth:`loss_grad` of one minibatch split into independent parts.
+
+        Parameters
+        ----------
+        coefs : list of dict
+            Parameter views.
+        grads : ndarray of shape (n_params,)
+            Flat gradient of the whole minibatch (output).
+        parts : list of tuple
+            ``(X, targets, ws, part_grads, part_grad_views, return_sequences,
+            loss)`` per part: a time-major slice of the minibatch's sequences
+            with its own workspace and flat gradient buffer (with views).
+            Part 0 runs in the calling thread, the others on ``executor``.
+
+        Returns
+        -------
+        loss : float
+            The whole minibatch's loss: the parts' means weighted by their
+            share of the sequences, exactly as one pass over the batch.
+        """
+        def run(part):
+            X, targets, ws, _, views, return_sequences, loss = part
+            return self.loss_grad(coefs, views, X, targets, ws, return_sequences, loss)
+
+        futures = [executor.submit(run, part) for part in parts[1:]]
+        losses = [run(parts[0])] + [f.result() for f in futures]
+        n_total = sum(part[0].shape[1] for part in parts)
+        value = 0.0
+        for p, (part, part_loss) in enumerate(zip(parts, losses)):
+            share = part[0].shape[1] / n_total
+            value += share * part_loss
+            if p == 0:
+                np.multiply(part[3], share, out=grads)
+            else:
+                grads += share * part[3]
+        return value
+
