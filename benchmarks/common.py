@@ -231,8 +231,17 @@ def make_runner(library, workload, cell, X, y, warm=True, threads=None):
     raise ValueError(f"unknown library {library!r}")
 
 
+# Idle time before each timed call. Both libraries leave worker threads
+# spinning for a while after a parallel region (OpenBLAS's thread server,
+# PyTorch's OpenMP pool); on 2 cores the next contender would otherwise run
+# against them. Measured on W3 lstm inference: 2.2-2.8 s right after a
+# PyTorch step, 1.8 s alone.
+SETTLE_SECONDS = 0.3
+
+
 def timed(fn):
-    """(seconds, result) of one call."""
+    """(seconds, result) of one call, after letting the other library's threads idle."""
+    time.sleep(SETTLE_SECONDS)
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
