@@ -33,7 +33,7 @@ from crnn._validation import (check_n_features, check_sequences, check_target_le
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 # Sequences per chunk at predict time. Bounds the memory of the per-step
 # buffers (gates for all T steps) so they are allocated once and stay warm;
-# on W3 lstm inference (python benchmarks/compare.py) 256 took 1.74 s, 1024
+# on W3 lstm inference (a standalone predict loop) 256 took 1.74 s, 1024
 # 2.27 s, 64 1.87 s.
 _PREDICT_CHUNK = 256
 
