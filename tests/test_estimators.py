@@ -191,21 +191,24 @@ def test_divergence_restores_last_finite_parameters():
     assert np.all(np.isfinite(reg.predict(X)))
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
-def test_deterministic_for_random_state(Estimator):
+def test_deterministic_for_random_state(Estimator, cell):
     X, y = sine_forecast(n=80, T=6)
     if Estimator is RNNClassifier:
         y = (y > 0).astype(int)
-    a = Estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=42).fit(X, y)
-    b = Estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=42).fit(X, y)
-    c = Estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=43).fit(X, y)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(8,), max_iter=3)
+    a = Estimator(random_state=42, **kwargs).fit(X, y)
+    b = Estimator(random_state=42, **kwargs).fit(X, y)
+    c = Estimator(random_state=43, **kwargs).fit(X, y)
     np.testing.assert_array_equal(a._params, b._params)
     assert not np.array_equal(a._params, c._params)
 
 
-def test_fit_in_threads_matches_serial():
+@pytest.mark.parametrize("cell", CELLS)
+def test_fit_in_threads_matches_serial(cell):
     X, y = sine_forecast(n=300, T=20)
-    kwargs = dict(cell="rnn", hidden_layer_sizes=(32,), max_iter=5)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(32,), max_iter=5)
     serial = [RNNRegressor(random_state=s, **kwargs).fit(X, y).predict(X) for s in (0, 1)]
     models = [RNNRegressor(random_state=s, **kwargs) for s in (0, 1)]
     threads = [threading.Thread(target=m.fit, args=(X, y)) for m in models]
@@ -273,10 +276,12 @@ def test_read_only_input(cell):
     assert reg.predict(X).shape == (50,)
 
 
-def test_float64_and_float32():
+@pytest.mark.parametrize("cell", CELLS)
+def test_float64_and_float32(cell):
     X, y = sine_forecast(n=50, T=6)
     for dtype in ("float32", "float64"):
-        reg = RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, dtype=dtype).fit(X, y)
+        reg = RNNRegressor(cell=cell, hidden_layer_sizes=(4,), max_iter=2,
+                           dtype=dtype).fit(X, y)
         assert reg.coefs_[0]["W_hh"].dtype == np.dtype(dtype)
         assert reg.predict(X).dtype == np.float64
 
@@ -289,9 +294,10 @@ def test_verbose_prints_loss_and_time(capsys):
     assert "loss = " in lines[0] and "time = " in lines[0]
 
 
-def test_alpha_penalises_weights():
+@pytest.mark.parametrize("cell", CELLS)
+def test_alpha_penalises_weights(cell):
     X, y = sine_forecast(n=100, T=6)
-    kwargs = dict(hidden_layer_sizes=(16,), max_iter=20, random_state=0)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(16,), max_iter=20, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = RNNRegressor(alpha=0.0, **kwargs).fit(X, y)
@@ -300,10 +306,11 @@ def test_alpha_penalises_weights():
     assert norm(ridge) < norm(plain)
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_solvers_reduce_loss(solver):
+def test_solvers_reduce_loss(solver, cell):
     X, y = sine_forecast(n=200, T=10)
-    reg = RNNRegressor(hidden_layer_sizes=(16,), solver=solver, max_iter=15,
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(16,), solver=solver, max_iter=15,
                        learning_rate_init=0.01 if solver == "sgd" else 0.001,
                        random_state=0)
     with warnings.catch_warnings():
