@@ -21,9 +21,11 @@ Cost structure:
   carry, then weight gradients and dX as GEMMs over all T*B rows after the
   loop and bias gradients as column sums of the deltas.
 
-As in _lstm_cell.pyx, the sweep over one row is split into a few short
-loops over row pointers, each touching few enough arrays for gcc's
-run-time alias checks (at most 10 per loop), so that every loop vectorizes.
+The forward sweep over one row is crnn_gru_forward_row in _gate_rows.h
+(SSE2 and AVX2 clones, chosen at run time). As in _lstm_cell.pyx, the
+backward sweep is split into a few short loops over row pointers, each
+touching few enough arrays for gcc's run-time alias checks (at most 10 per
+loop), so that every loop vectorizes.
 
 The n block has two different pre-activation deltas: dL/d(W_in x + b_in) is
 dn_pre = dL/dn * (1 - n^2) but dL/d(W_hn h + b_hn) is dn_pre * r. The delta
@@ -41,8 +43,8 @@ sections touches a Python object.
 """
 from cython cimport floating
 
-from crnn._activations cimport sigmoid, tanh_
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._gate_rows cimport crnn_gru_forward_row_d, crnn_gru_forward_row_f
 
 
 def forward(const floating[:, ::1] W_ih,     # IN (3H, I)
@@ -61,12 +63,7 @@ def forward(const floating[:, ::1] W_ih,     # IN (3H, I)
         Py_ssize_t n_hidden = W_hh.shape[1]
         Py_ssize_t H2 = 2 * n_hidden
         Py_ssize_t n_gates = 3 * n_hidden
-        Py_ssize_t t, b, j
-        floating *a           # gates[t, b]: pre-activations, then activations
-        floating *hh_row
-        floating *hn_row
-        floating *h_prev
-        floating *h_next
+        Py_ssize_t t, b
     with nogil:
         # Input projection of every gate at every step: gates = X @ W_ih^T.
         gemm(NoTrans, Trans, n_steps * batch, n_gates, n_in,
@@ -77,20 +74,14 @@ def forward(const floating[:, ::1] W_ih,     # IN (3H, I)
                  1, &H_all[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
                  0, &hh[0, 0], n_gates)
             for b in range(batch):
-                a = &gates[t, b, 0]
-                hh_row = &hh[b, 0]
-                for j in range(H2):                           # r, z
-                    a[j] = sigmoid(a[j] + b_ih[j] + hh_row[j] + b_hh[j])
-                hn_row = &hn[t, b, 0]
-                for j in range(n_hidden):
-                    hn_row[j] = hh_row[H2 + j] + b_hh[H2 + j]
-                for j in range(n_hidden):                     # n
-                    a[H2 + j] = tanh_(a[H2 + j] + b_ih[H2 + j] + a[j] * hn_row[j])
-                h_prev = &H_all[t, b, 0]
-                h_next = &H_all[t + 1, b, 0]
-                for j in range(n_hidden):
-                    # (1 - z) * n + z * h_{t-1}, one multiply fewer
-                    h_next[j] = a[H2 + j] + a[n_hidden + j] * (h_prev[j] - a[H2 + j])
+                if floating is float:
+                    crnn_gru_forward_row_f(&gates[t, b, 0], &hh[b, 0], &b_ih[0], &b_hh[0],
+                                           &hn[t, b, 0], &H_all[t, b, 0],
+                                           &H_all[t + 1, b, 0], n_hidden)
+                else:
+                    crnn_gru_forward_row_d(&gates[t, b, 0], &hh[b, 0], &b_ih[0], &b_hh[0],
+                                           &hn[t, b, 0], &H_all[t, b, 0],
+                                           &H_all[t + 1, b, 0], n_hidden)
 
 
 def backward(const floating[:, ::1] W_ih,      # IN (3H, I)

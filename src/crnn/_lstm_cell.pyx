@@ -24,12 +24,12 @@ Cost structure:
   gives the dh_{t-1} carry; after the loop dW_ih, dW_hh and dX are one GEMM
   each over all T*B rows and the bias gradients are column sums of delta.
 
-The elementwise sweep over one row (one sequence b at step t) is split into
-a few loops over row pointers rather than one loop: gcc vectorizes a loop
-only if it can check every array written against every array read at run
-time, at most 10 such checks, and one loop over all of the LSTM's arrays
-needs about 50. Each short loop below stays under that limit and runs on
-SIMD registers, with sigmoid and tanh from _activations.pxd inlined.
+The forward sweep over one row (one sequence b at step t) is the C function
+crnn_lstm_forward_row in _gate_rows.h, compiled for SSE2 and AVX2 with
+run-time selection. The backward sweep is split into a few loops over row
+pointers rather than one loop: gcc vectorizes a loop only if it can check
+every array written against every array read at run time, at most 10 such
+checks, and one loop over all of the LSTM's arrays needs about 50.
 
 Cache (what backward reads): ``H_all``, ``C_all``, the post-activation gates
 i, f, g, o and ``tanh_c`` = tanh(c_t) (T, B, H), kept so that backward takes
@@ -39,8 +39,8 @@ Python object.
 """
 from cython cimport floating
 
-from crnn._activations cimport sigmoid, tanh_
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._gate_rows cimport crnn_lstm_forward_row_d, crnn_lstm_forward_row_f
 
 
 def forward(const floating[:, ::1] W_ih,     # IN (4H, I)
@@ -58,12 +58,7 @@ def forward(const floating[:, ::1] W_ih,     # IN (4H, I)
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = W_hh.shape[1]
         Py_ssize_t n_gates = 4 * n_hidden
-        Py_ssize_t t, b, j
-        floating *a           # gates[t, b]: pre-activations, then activations
-        floating *c_prev
-        floating *c_next
-        floating *h_next
-        floating *tc
+        Py_ssize_t t, b
     with nogil:
         # Input projection of every gate at every step: gates = X @ W_ih^T.
         gemm(NoTrans, Trans, n_steps * batch, n_gates, n_in,
@@ -74,22 +69,14 @@ def forward(const floating[:, ::1] W_ih,     # IN (4H, I)
                  1, &H_all[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
                  1, &gates[t, 0, 0], n_gates)
             for b in range(batch):
-                a = &gates[t, b, 0]
-                for j in range(2 * n_hidden):                 # i, f
-                    a[j] = sigmoid(a[j] + b_ih[j] + b_hh[j])
-                for j in range(2 * n_hidden, 3 * n_hidden):   # g
-                    a[j] = tanh_(a[j] + b_ih[j] + b_hh[j])
-                for j in range(3 * n_hidden, n_gates):        # o
-                    a[j] = sigmoid(a[j] + b_ih[j] + b_hh[j])
-                c_prev = &C_all[t, b, 0]
-                c_next = &C_all[t + 1, b, 0]
-                for j in range(n_hidden):
-                    c_next[j] = a[n_hidden + j] * c_prev[j] + a[j] * a[2 * n_hidden + j]
-                h_next = &H_all[t + 1, b, 0]
-                tc = &tanh_c[t, b, 0]
-                for j in range(n_hidden):
-                    tc[j] = tanh_(c_next[j])
-                    h_next[j] = a[3 * n_hidden + j] * tc[j]
+                if floating is float:
+                    crnn_lstm_forward_row_f(&gates[t, b, 0], &b_ih[0], &b_hh[0],
+                                            &C_all[t, b, 0], &C_all[t + 1, b, 0],
+                                            &H_all[t + 1, b, 0], &tanh_c[t, b, 0], n_hidden)
+                else:
+                    crnn_lstm_forward_row_d(&gates[t, b, 0], &b_ih[0], &b_hh[0],
+                                            &C_all[t, b, 0], &C_all[t + 1, b, 0],
+                                            &H_all[t + 1, b, 0], &tanh_c[t, b, 0], n_hidden)
 
 
 def backward(const floating[:, ::1] W_ih,      # IN (4H, I)

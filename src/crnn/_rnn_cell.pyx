@@ -21,28 +21,14 @@ kernels hold no Python objects inside their nogil sections.
 """
 from cython cimport floating
 
-from crnn._activations cimport ACT_RELU, ACT_TANH, sigmoid, tanh_
+from crnn._activations cimport ACT_RELU, ACT_TANH
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._gate_rows cimport crnn_rnn_forward_row_d, crnn_rnn_forward_row_f
 
 
-# The elementwise passes below branch on the activation outside the loop
-# over units, so that each inner loop is a straight line gcc vectorizes.
-
-cdef inline void _bias_activate(floating* z, const floating* b_ih, const floating* b_hh,
-                                Py_ssize_t n, int activation) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef floating zero = 0
-    if activation == ACT_TANH:
-        for j in range(n):
-            z[j] = tanh_(z[j] + b_ih[j] + b_hh[j])
-    elif activation == ACT_RELU:
-        for j in range(n):
-            z[j] = z[j] + b_ih[j] + b_hh[j]
-            z[j] = z[j] if z[j] > zero else zero
-    else:
-        for j in range(n):
-            z[j] = sigmoid(z[j] + b_ih[j] + b_hh[j])
-
+# The backward pass branches on the activation outside the loop over
+# units, so that each inner loop is a straight line gcc vectorizes; the
+# forward pass is in _gate_rows.h.
 
 cdef inline void _delta(floating* d, const floating* dh_above, const floating* dh_carry,
                         const floating* h, Py_ssize_t n, int activation) noexcept nogil:
@@ -84,8 +70,12 @@ def forward(const floating[:, ::1] W_ih,     # IN (H, I)
                  1, &H_all[t, 0, 0], n_hidden, &W_hh[0, 0], n_hidden,
                  1, &H_all[t + 1, 0, 0], n_hidden)
             for b in range(batch):
-                _bias_activate(&H_all[t + 1, b, 0], &b_ih[0], &b_hh[0], n_hidden,
-                               activation)
+                if floating is float:
+                    crnn_rnn_forward_row_f(&H_all[t + 1, b, 0], &b_ih[0], &b_hh[0],
+                                           n_hidden, activation)
+                else:
+                    crnn_rnn_forward_row_d(&H_all[t + 1, b, 0], &b_ih[0], &b_hh[0],
+                                           n_hidden, activation)
 
 
 def backward(const floating[:, ::1] W_ih,     # IN (H, I)

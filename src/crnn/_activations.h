@@ -1,0 +1,68 @@
+/* Activations for the cell kernels, written in C so that loops calling
+ * them vectorize (see _activations.pxd for the numerics and their sources).
+ * Included by _activations.pxd (Cython) and _gate_rows.h (C). */
+#ifndef CRNN_ACTIVATIONS_H
+#define CRNN_ACTIVATIONS_H
+#include <stdint.h>
+#include <string.h>
+
+static inline float crnn_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r
+                 + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f)
+              * r * r + r + 1.0f;
+    int32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (int32_t)((uint32_t)(bits - 0x4b400000 + 127) << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline double crnn_exp(double x) {
+    x = x < -708.0 ? -708.0 : x;
+    x = x > 709.0 ? 709.0 : x;
+    double t = x * 1.4426950408889634073599 + 6755399441055744.0;
+    double n = t - 6755399441055744.0;
+    double r = x - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6;
+    double rr = r * r;
+    double p = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr
+                    + 9.99999999999999999910e-1);
+    double q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
+                + 2.27265548208155028766e-1) * rr + 2.00000000000000000009e0;
+    double e = 1.0 + 2.0 * p / (q - p);
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (int64_t)((uint64_t)(bits - 0x4338000000000000LL + 1023) << 52);
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return e * scale;
+}
+
+static inline float crnn_sigmoidf(float x) { return 1.0f / (1.0f + crnn_expf(-x)); }
+static inline double crnn_sigmoid(double x) { return 1.0 / (1.0 + crnn_exp(-x)); }
+
+static inline float crnn_tanhf(float x) {
+    float z = x * x;
+    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z
+                     - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
+                   - 3.33332819422e-1f) * z * x + x;
+    float big = 1.0f - 2.0f / (crnn_expf(2.0f * x) + 1.0f);
+    return (x < 0.625f && x > -0.625f) ? small : big;
+}
+
+static inline double crnn_tanh(double x) {
+    double z = x * x;
+    double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
+               - 1.61468768441708447952e3;
+    double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
+               + 4.84406305325125486048e3;
+    double small = x + x * z * p / q;
+    double big = 1.0 - 2.0 / (crnn_exp(2.0 * x) + 1.0);
+    return (x < 0.625 && x > -0.625) ? small : big;
+}
+#endif

@@ -1,0 +1,19 @@
+# Declarations of the fused per-row elementwise passes in _gate_rows.h
+# (C, compiled for SSE2 and AVX2+FMA with run-time selection).
+cdef extern from "_gate_rows.h" nogil:
+    void crnn_rnn_forward_row_f(float* z, const float* b_ih, const float* b_hh,
+                                Py_ssize_t n, int activation)
+    void crnn_rnn_forward_row_d(double* z, const double* b_ih, const double* b_hh,
+                                Py_ssize_t n, int activation)
+    void crnn_lstm_forward_row_f(float* a, const float* b_ih, const float* b_hh,
+                                 const float* c_prev, float* c_next, float* h_next,
+                                 float* tc, Py_ssize_t n)
+    void crnn_lstm_forward_row_d(double* a, const double* b_ih, const double* b_hh,
+                                 const double* c_prev, double* c_next, double* h_next,
+                                 double* tc, Py_ssize_t n)
+    void crnn_gru_forward_row_f(float* a, const float* hh, const float* b_ih,
+                                const float* b_hh, float* hn, const float* h_prev,
+                                float* h_next, Py_ssize_t n)
+    void crnn_gru_forward_row_d(double* a, const double* hh, const double* b_ih,
+                                const double* b_hh, double* hn, const double* h_prev,
+                                double* h_next, Py_ssize_t n)
