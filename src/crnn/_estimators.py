@@ -169,6 +169,13 @@ class _BaseRNN(BaseEstimator):
         return self._format_prediction(out)
 
     # --------------------------------------------------------------- internal
+    def _score_steps(self, X, y, sample_weight):
+        """score() with return_sequences=True: the metric over every step."""
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported with return_sequences=True.")
+        check_is_fitted(self, "coefs_")
+        return self._score_arrays(X, y)
+
     def _dtype(self):
         return np.dtype(_DTYPES[self.dtype])
 
@@ -637,10 +644,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         """
         if not self.return_sequences:
             return super().score(X, y, sample_weight=sample_weight)
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported with return_sequences=True.")
-        check_is_fitted(self, "coefs_")
-        return self._score_arrays(X, y)
+        return self._score_steps(X, y, sample_weight)
 
 
 class RNNClassifier(ClassifierMixin, _BaseRNN):
@@ -800,7 +804,4 @@ validation_scores_, best_validation_score_
         """
         if not self.return_sequences:
             return super().score(X, y, sample_weight=sample_weight)
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported with return_sequences=True.")
-        check_is_fitted(self, "coefs_")
-        return self._score_arrays(X, y)
+        return self._score_steps(X, y, sample_weight)

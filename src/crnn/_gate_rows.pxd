@@ -17,3 +17,13 @@ cdef extern from "_gate_rows.h" nogil:
     void crnn_gru_forward_row_d(double* a, const double* hh, const double* b_ih,
                                 const double* b_hh, double* hn, const double* h_prev,
                                 double* h_next, Py_ssize_t n)
+    void crnn_lstm_backward_row_f(const float* a, const float* tc, const float* c_prev,
+                                  const float* dh_in, const float* dh, float* dc, float* d,
+                                  Py_ssize_t n)
+    void crnn_lstm_backward_row_d(const double* a, const double* tc, const double* c_prev,
+                                  const double* dh_in, const double* dh, double* dc,
+                                  double* d, Py_ssize_t n)
+    void crnn_gru_backward_row_f(const float* a, const float* hn, const float* h_prev,
+                                 const float* dh_in, float* dh, float* d, Py_ssize_t n)
+    void crnn_gru_backward_row_d(const double* a, const double* hn, const double* h_prev,
+                                 const double* dh_in, double* dh, double* d, Py_ssize_t n)

@@ -22,10 +22,8 @@ Cost structure:
   loop and bias gradients as column sums of the deltas.
 
 The forward sweep over one row is crnn_gru_forward_row in _gate_rows.h
-(SSE2 and AVX2 clones, chosen at run time). As in _lstm_cell.pyx, the
-backward sweep is split into a few short loops over row pointers, each
-touching few enough arrays for gcc's run-time alias checks (at most 10 per
-loop), so that every loop vectorizes.
+(SSE2 and AVX2 clones, chosen at run time), and so is the backward sweep,
+crnn_gru_backward_row.
 
 The n block has two different pre-activation deltas: dL/d(W_in x + b_in) is
 dn_pre = dL/dn * (1 - n^2) but dL/d(W_hn h + b_hn) is dn_pre * r. The delta
@@ -44,7 +42,8 @@ sections touches a Python object.
 from cython cimport floating
 
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._gate_rows cimport crnn_gru_forward_row_d, crnn_gru_forward_row_f
+from crnn._gate_rows cimport (crnn_gru_backward_row_d, crnn_gru_backward_row_f,
+                              crnn_gru_forward_row_d, crnn_gru_forward_row_f)
 
 
 def forward(const floating[:, ::1] W_ih,     # IN (3H, I)
@@ -109,15 +108,7 @@ def backward(const floating[:, ::1] W_ih,      # IN (3H, I)
         Py_ssize_t n_cols = 4 * n_hidden
         Py_ssize_t n_rows = n_steps * batch
         Py_ssize_t t, b, j
-        floating one = 1      # a bare literal 1 would make float arithmetic double
-        floating r_t, z_t, n_t
-        const floating *a     # gates[t, b]: r, z, n
-        const floating *dh_in
-        const floating *hn_row
-        const floating *h_prev
         const floating *d_row
-        floating *d           # delta[t, b]
-        floating *dh
     with nogil:
         # dh_0 doubles as the carry dL/dh_t flowing back in time.
         for b in range(batch):
@@ -125,29 +116,14 @@ def backward(const floating[:, ::1] W_ih,      # IN (3H, I)
                 dh_0[b, j] = dh_n[b, j]
         for t in range(n_steps - 1, -1, -1):
             for b in range(batch):
-                a = &gates[t, b, 0]
-                d = &delta[t, b, 0]
-                dh = &dh_0[b, 0]
-                dh_in = &dH[t, b, 0]
-                hn_row = &hn[t, b, 0]
-                h_prev = &H_all[t, b, 0]
-                # dh becomes the total dL/dh_t.
-                for j in range(n_hidden):
-                    dh[j] = dh[j] + dh_in[j]
-                # Update gate, and dn_pre = dL/d(n's pre-activation).
-                for j in range(n_hidden):
-                    z_t = a[n_hidden + j]
-                    n_t = a[H2 + j]
-                    d[n_hidden + j] = dh[j] * (h_prev[j] - n_t) * z_t * (one - z_t)
-                    d[n_gates + j] = dh[j] * (one - z_t) * (one - n_t * n_t)
-                # Reset gate and the recurrent-side n delta, dn_pre * r.
-                for j in range(n_hidden):
-                    r_t = a[j]
-                    d[j] = d[n_gates + j] * hn_row[j] * r_t * (one - r_t)
-                    d[H2 + j] = d[n_gates + j] * r_t
-                # Direct path h_{t-1} -> h_t; the GEMM below adds W_hh's.
-                for j in range(n_hidden):
-                    dh[j] = dh[j] * a[n_hidden + j]
+                if floating is float:
+                    crnn_gru_backward_row_f(&gates[t, b, 0], &hn[t, b, 0], &H_all[t, b, 0],
+                                            &dH[t, b, 0], &dh_0[b, 0], &delta[t, b, 0],
+                                            n_hidden)
+                else:
+                    crnn_gru_backward_row_d(&gates[t, b, 0], &hn[t, b, 0], &H_all[t, b, 0],
+                                            &dH[t, b, 0], &dh_0[b, 0], &delta[t, b, 0],
+                                            n_hidden)
             gemm(NoTrans, NoTrans, batch, n_hidden, n_gates,
                  1, &delta[t, 0, 0], n_cols, &W_hh[0, 0], n_hidden,
                  1, &dh_0[0, 0], n_hidden)

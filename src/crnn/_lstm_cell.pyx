@@ -26,10 +26,10 @@ Cost structure:
 
 The forward sweep over one row (one sequence b at step t) is the C function
 crnn_lstm_forward_row in _gate_rows.h, compiled for SSE2 and AVX2 with
-run-time selection. The backward sweep is split into a few loops over row
-pointers rather than one loop: gcc vectorizes a loop only if it can check
-every array written against every array read at run time, at most 10 such
-checks, and one loop over all of the LSTM's arrays needs about 50.
+run-time selection; so is the backward sweep, crnn_lstm_backward_row. Their
+pointers are restrict-qualified: without that gcc vectorizes a loop only if
+it can check every array written against every array read at run time (at
+most 10 checks), and one loop over all of the LSTM's arrays needs about 50.
 
 Cache (what backward reads): ``H_all``, ``C_all``, the post-activation gates
 i, f, g, o and ``tanh_c`` = tanh(c_t) (T, B, H), kept so that backward takes
@@ -40,7 +40,8 @@ Python object.
 from cython cimport floating
 
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._gate_rows cimport crnn_lstm_forward_row_d, crnn_lstm_forward_row_f
+from crnn._gate_rows cimport (crnn_lstm_backward_row_d, crnn_lstm_backward_row_f,
+                              crnn_lstm_forward_row_d, crnn_lstm_forward_row_f)
 
 
 def forward(const floating[:, ::1] W_ih,     # IN (4H, I)
@@ -105,16 +106,7 @@ def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
         Py_ssize_t n_gates = 4 * n_hidden
         Py_ssize_t n_rows = n_steps * batch
         Py_ssize_t t, b, j
-        floating one = 1      # a bare literal 1 would make float arithmetic double
-        floating dh_t, i_t, f_t, g_t, o_t
-        const floating *a     # gates[t, b]: i, f, g, o
-        const floating *dh_in
-        const floating *tc
-        const floating *c_prev
         const floating *d_row
-        floating *d           # delta[t, b]
-        floating *dh
-        floating *dc
     with nogil:
         # dh_0 and dc_0 double as the carries dL/dh_t (through W_hh) and
         # dL/dc_t (through the forget gate) flowing back in time.
@@ -124,30 +116,14 @@ def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
                 dc_0[b, j] = dc_n[b, j]
         for t in range(n_steps - 1, -1, -1):
             for b in range(batch):
-                a = &gates[t, b, 0]
-                d = &delta[t, b, 0]
-                dh = &dh_0[b, 0]
-                dc = &dc_0[b, 0]
-                dh_in = &dH[t, b, 0]
-                tc = &tanh_c[t, b, 0]
-                c_prev = &C_all[t, b, 0]
-                # Output gate; dc becomes the total dL/dc_t.
-                for j in range(n_hidden):
-                    dh_t = dh_in[j] + dh[j]
-                    o_t = a[3 * n_hidden + j]
-                    d[3 * n_hidden + j] = dh_t * tc[j] * o_t * (one - o_t)
-                    dc[j] = dc[j] + dh_t * o_t * (one - tc[j] * tc[j])
-                # Input and candidate gates.
-                for j in range(n_hidden):
-                    i_t = a[j]
-                    g_t = a[2 * n_hidden + j]
-                    d[j] = dc[j] * g_t * i_t * (one - i_t)
-                    d[2 * n_hidden + j] = dc[j] * i_t * (one - g_t * g_t)
-                # Forget gate; dc moves on to dL/dc_{t-1}.
-                for j in range(n_hidden):
-                    f_t = a[n_hidden + j]
-                    d[n_hidden + j] = dc[j] * c_prev[j] * f_t * (one - f_t)
-                    dc[j] = dc[j] * f_t
+                if floating is float:
+                    crnn_lstm_backward_row_f(&gates[t, b, 0], &tanh_c[t, b, 0], &C_all[t, b, 0],
+                                             &dH[t, b, 0], &dh_0[b, 0], &dc_0[b, 0],
+                                             &delta[t, b, 0], n_hidden)
+                else:
+                    crnn_lstm_backward_row_d(&gates[t, b, 0], &tanh_c[t, b, 0], &C_all[t, b, 0],
+                                             &dH[t, b, 0], &dh_0[b, 0], &dc_0[b, 0],
+                                             &delta[t, b, 0], n_hidden)
             gemm(NoTrans, NoTrans, batch, n_hidden, n_gates,
                  1, &delta[t, 0, 0], n_gates, &W_hh[0, 0], n_hidden,
                  0, &dh_0[0, 0], n_hidden)
