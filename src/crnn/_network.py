@@ -11,8 +11,6 @@ import numpy as np
 
 from crnn import _blas, _layers
 
-N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
 
 class RecurrentNetwork:
     """Parameter layout and minibatch passes of a stacked recurrent network.
@@ -39,7 +37,7 @@ class RecurrentNetwork:
         self.n_outputs = int(n_outputs)
         self.activation = activation
         self.dtype = np.dtype(dtype)
-        G = N_GATES[cell]
+        G = _layers.CELLS[cell].n_gates
         weights, biases = [], []
         n_in = self.n_features
         for k, H in enumerate(self.hidden_sizes):

@@ -50,8 +50,7 @@ def _as_float(X):
 
 
 def _check_layers(cell, layers, n_features, dtype):
-    n_gates = _layers.CELLS[cell].n_gates if cell in _layers.CELLS else \
-        {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    n_gates = _layers.CELLS[cell].n_gates
     if isinstance(layers, dict):
         layers = [layers]
     if len(layers) == 0:
