@@ -65,9 +65,13 @@ def epoch_speedup(X, y, cell, hidden, batch_size, repeats=3):
     compiled, numpy_ref = [], []
     adam_state = None
     for _ in range(repeats):
+        # Each side's BLAS threads spin for a while after it returns (NumPy
+        # and SciPy ship separate OpenBLAS builds); let them idle first.
+        time.sleep(0.3)
         start = time.perf_counter()
         model.partial_fit(X, y)
         compiled.append(time.perf_counter() - start)
+        time.sleep(0.3)
         start = time.perf_counter()
         _, adam_state = reference.train_epoch(cell, X, y[:, None], layers, readout,
                                               batch_size=batch_size, adam_state=adam_state)
