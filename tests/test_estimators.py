@@ -352,3 +352,26 @@ def test_data_parallel_parts_match_one_pass(cell, return_sequences):
         value = net.loss_grad_parts(coefs, grads, parts, executor)
     assert value == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(grads, whole, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("forget_bias", [0.0, 1.0])
+def test_lstm_forget_bias_initialisation(forget_bias):
+    X, y = sine_forecast(n=20, T=4)
+    reg = RNNRegressor(cell="lstm", hidden_layer_sizes=(5, 3), forget_bias=forget_bias,
+                       max_iter=1, learning_rate_init=1e-12, random_state=0).fit(X, y)
+    for layer, H in zip(reg.coefs_[:-1], (5, 3)):
+        # gate blocks i, f, g, o: only f's biases are set, the rest keep
+        # PyTorch's uniform init (a learning rate of 1e-12 leaves them as drawn)
+        np.testing.assert_allclose(layer["b_ih"][H:2 * H], forget_bias, atol=1e-9)
+        np.testing.assert_allclose(layer["b_hh"][H:2 * H], 0.0, atol=1e-9)
+        assert np.all(np.abs(layer["b_ih"][:H]) <= 1 / np.sqrt(H))
+        assert np.ptp(layer["b_ih"][2 * H:]) > 0
+
+
+def test_show_build_info_reports_bounds_checking(capsys):
+    import crnn
+
+    crnn.show_build_info()
+    out = capsys.readouterr().out
+    assert f"boundscheck: {crnn.build_info()['boundscheck']}" in out
+    assert "blas:" in out and "openmp:" in out
