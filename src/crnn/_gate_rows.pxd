@@ -1,5 +1,7 @@
 # Declarations of the fused per-row elementwise passes in _gate_rows.h
 # (C, compiled for SSE2 and AVX2+FMA with run-time selection).
+from cython cimport floating
+
 cdef extern from "_gate_rows.h" nogil:
     void crnn_rnn_forward_row_f(float* z, const float* b_ih, const float* b_hh,
                                 Py_ssize_t n, int activation)
@@ -27,3 +29,15 @@ cdef extern from "_gate_rows.h" nogil:
                                  const float* dh_in, float* dh, float* d, Py_ssize_t n)
     void crnn_gru_backward_row_d(const double* a, const double* hn, const double* h_prev,
                                  const double* dh_in, double* dh, double* d, Py_ssize_t n)
+    void crnn_column_sums_f(const float* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                            Py_ssize_t ld, float* out)
+    void crnn_column_sums_d(const double* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                            Py_ssize_t ld, double* out)
+
+
+cdef inline void column_sums(const floating* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                             Py_ssize_t ld, floating* out) noexcept nogil:
+    if floating is float:
+        crnn_column_sums_f(A, n_rows, n_cols, ld, out)
+    else:
+        crnn_column_sums_d(A, n_rows, n_cols, ld, out)

@@ -42,7 +42,8 @@ sections touches a Python object.
 from cython cimport floating
 
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._gate_rows cimport (crnn_gru_backward_row_d, crnn_gru_backward_row_f,
+from crnn._gate_rows cimport (column_sums,
+                              crnn_gru_backward_row_d, crnn_gru_backward_row_f,
                               crnn_gru_forward_row_d, crnn_gru_forward_row_f)
 
 
@@ -108,7 +109,6 @@ def backward(const floating[:, ::1] W_ih,      # IN (3H, I)
         Py_ssize_t n_cols = 4 * n_hidden
         Py_ssize_t n_rows = n_steps * batch
         Py_ssize_t t, b, j
-        const floating *d_row
     with nogil:
         # dh_0 doubles as the carry dL/dh_t flowing back in time.
         for b in range(batch):
@@ -139,16 +139,10 @@ def backward(const floating[:, ::1] W_ih,      # IN (3H, I)
         gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
              1, &delta[0, 0, n_gates], n_cols, &X[0, 0, 0], n_in,
              0, &dW_ih[H2, 0], n_in)
-        for j in range(n_gates):
-            db_hh[j] = 0
-            db_ih[j] = 0
-        for t in range(n_steps):
-            for b in range(batch):
-                d_row = &delta[t, b, 0]
-                for j in range(n_gates):
-                    db_hh[j] += d_row[j]
-                for j in range(n_hidden):
-                    db_ih[H2 + j] += d_row[n_gates + j]
+        # b_hh from the recurrent-side columns 0:3H, b_in from column block 3H:4H;
+        # b_ir and b_iz equal b_hr and b_hz.
+        column_sums(&delta[0, 0, 0], n_rows, n_gates, n_cols, &db_hh[0])
+        column_sums(&delta[0, 0, n_gates], n_rows, n_hidden, n_cols, &db_ih[H2])
         for j in range(H2):
             db_ih[j] = db_hh[j]
         if dX.shape[0] > 0:

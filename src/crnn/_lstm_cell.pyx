@@ -40,7 +40,8 @@ Python object.
 from cython cimport floating
 
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._gate_rows cimport (crnn_lstm_backward_row_d, crnn_lstm_backward_row_f,
+from crnn._gate_rows cimport (column_sums,
+                              crnn_lstm_backward_row_d, crnn_lstm_backward_row_f,
                               crnn_lstm_forward_row_d, crnn_lstm_forward_row_f)
 
 
@@ -106,7 +107,6 @@ def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
         Py_ssize_t n_gates = 4 * n_hidden
         Py_ssize_t n_rows = n_steps * batch
         Py_ssize_t t, b, j
-        const floating *d_row
     with nogil:
         # dh_0 and dc_0 double as the carries dL/dh_t (through W_hh) and
         # dL/dc_t (through the forget gate) flowing back in time.
@@ -135,13 +135,7 @@ def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
         gemm(Trans, NoTrans, n_gates, n_in, n_rows,
              1, &delta[0, 0, 0], n_gates, &X[0, 0, 0], n_in,
              0, &dW_ih[0, 0], n_in)
-        for j in range(n_gates):
-            db_ih[j] = 0
-        for t in range(n_steps):
-            for b in range(batch):
-                d_row = &delta[t, b, 0]
-                for j in range(n_gates):
-                    db_ih[j] += d_row[j]
+        column_sums(&delta[0, 0, 0], n_rows, n_gates, n_gates, &db_ih[0])
         for j in range(n_gates):
             db_hh[j] = db_ih[j]
         if dX.shape[0] > 0:

@@ -23,7 +23,8 @@ from cython cimport floating
 
 from crnn._activations cimport ACT_RELU, ACT_TANH
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._gate_rows cimport crnn_rnn_forward_row_d, crnn_rnn_forward_row_f
+from crnn._gate_rows cimport (column_sums,
+                              crnn_rnn_forward_row_d, crnn_rnn_forward_row_f)
 
 
 # The backward pass branches on the activation outside the loop over
@@ -119,12 +120,7 @@ def backward(const floating[:, ::1] W_ih,     # IN (H, I)
         gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
              1, &delta[0, 0, 0], n_hidden, &X[0, 0, 0], n_in,
              0, &dW_ih[0, 0], n_in)
-        for j in range(n_hidden):
-            db_ih[j] = 0
-        for t in range(n_steps):
-            for b in range(batch):
-                for j in range(n_hidden):
-                    db_ih[j] += delta[t, b, j]
+        column_sums(&delta[0, 0, 0], n_rows, n_hidden, n_hidden, &db_ih[0])
         for j in range(n_hidden):
             db_hh[j] = db_ih[j]
         if dX.shape[0] > 0:
