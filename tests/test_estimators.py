@@ -346,10 +346,11 @@ def test_data_parallel_parts_match_one_pass(cell, return_sequences):
             else targets[lo:hi]
         g = np.empty_like(params)
         parts.append((np.ascontiguousarray(X[:, lo:hi]), t_part, Workspace(np.float64), g,
-                      net.views(g), return_sequences, "squared"))
+                      net.views(g)))
     grads = np.empty_like(params)
     with ThreadPoolExecutor(1) as executor:
-        value = net.loss_grad_parts(coefs, grads, parts, executor)
+        value = net.loss_grad_parts(coefs, grads, parts, return_sequences, "squared",
+                                    executor)
     assert value == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(grads, whole, rtol=1e-10, atol=1e-14)
 

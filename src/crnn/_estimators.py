@@ -365,13 +365,13 @@ class _BaseRNN(BaseEstimator):
                         t_part = t_part.reshape((-1,) + t_part.shape[2:])
                     else:
                         t_part = np.take(targets_tm, rows, axis=0)
-                    parts.append((X_part, t_part, part_ws[p], part_grads[p], part_views[p],
-                                  self.return_sequences, loss_name))
+                    parts.append((X_part, t_part, part_ws[p], part_grads[p], part_views[p]))
                 if n_parts == 1:
                     loss = net.loss_grad(self.coefs_, part_views[0], X_part, t_part,
                                          part_ws[0], self.return_sequences, loss_name)
                 else:
-                    loss = net.loss_grad_parts(self.coefs_, self._grads, parts, executor)
+                    loss = net.loss_grad_parts(self.coefs_, self._grads, parts,
+                                               self.return_sequences, loss_name, executor)
                 l2 = self.alpha / B
                 if self.alpha > 0:
                     loss += 0.5 * l2 * float(np.dot(weights, weights))

@@ -40,9 +40,13 @@ class Workspace:
         out.fill(0)
         return out
 
-    @property
-    def nbytes(self):
-        return sum(b.nbytes for b in self._buffers.values())
+
+def _set_initial(states, state0):
+    """Write the initial state (zeros if None) into row 0 of a (T + 1, B, H) buffer."""
+    if state0 is None:
+        states[0].fill(0)
+    else:
+        states[0] = state0
 
 
 class LayerCache:
@@ -75,10 +79,7 @@ class RNNCell:
         n_steps, batch, _ = X.shape
         n_hidden = p["W_hh"].shape[1]
         H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
-        if h0 is None:
-            H_all[0].fill(0)
-        else:
-            H_all[0] = h0
+        _set_initial(H_all, h0)
         _rnn_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X, H_all,
                           ACTIVATIONS[activation])
         return LayerCache(H_all)
@@ -114,14 +115,8 @@ class LSTMCell:
         C_all = ws.get(("C_all", key), (n_steps + 1, batch, n_hidden))
         gates = ws.get(("gates", key), (n_steps, batch, 4 * n_hidden))
         tanh_c = ws.get(("tanh_c", key), (n_steps, batch, n_hidden))
-        if h0 is None:
-            H_all[0].fill(0)
-        else:
-            H_all[0] = h0
-        if c0 is None:
-            C_all[0].fill(0)
-        else:
-            C_all[0] = c0
+        _set_initial(H_all, h0)
+        _set_initial(C_all, c0)
         _lstm_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X,
                            H_all, C_all, gates, tanh_c)
         return LayerCache(H_all, C_all, gates=gates, tanh_c=tanh_c)
@@ -158,10 +153,7 @@ class GRUCell:
         gates = ws.get(("gates", key), (n_steps, batch, 3 * n_hidden))
         hn = ws.get(("hn", key), (n_steps, batch, n_hidden))
         hh = ws.get("hh", (batch, 3 * n_hidden))
-        if h0 is None:
-            H_all[0].fill(0)
-        else:
-            H_all[0] = h0
+        _set_initial(H_all, h0)
         _gru_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X,
                           H_all, gates, hn, hh)
         return LayerCache(H_all, gates=gates, hn=hn)

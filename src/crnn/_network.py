@@ -184,7 +184,7 @@ class RecurrentNetwork:
                                dh_n, None, ws, self.activation)
         return value
 
-    def loss_grad_parts(self, coefs, grads, parts, executor):
+    def loss_grad_parts(self, coefs, grads, parts, return_sequences, loss, executor):
         """:meth:`loss_grad` of one minibatch split into independent parts.
 
         Parameters
@@ -194,10 +194,12 @@ class RecurrentNetwork:
         grads : ndarray of shape (n_params,)
             Flat gradient of the whole minibatch (output).
         parts : list of tuple
-            ``(X, targets, ws, part_grads, part_grad_views, return_sequences,
-            loss)`` per part: a time-major slice of the minibatch's sequences
-            with its own workspace and flat gradient buffer (with views).
-            Part 0 runs in the calling thread, the others on ``executor``.
+            ``(X, targets, ws, part_grads, part_grad_views)`` per part: a
+            time-major slice of the minibatch's sequences with its own
+            workspace and flat gradient buffer (with views). Part 0 runs in
+            the calling thread, the others on ``executor``.
+        return_sequences, loss
+            As for :meth:`loss_grad`.
 
         Returns
         -------
@@ -206,7 +208,7 @@ class RecurrentNetwork:
             share of the sequences, exactly as one pass over the batch.
         """
         def run(part):
-            X, targets, ws, _, views, return_sequences, loss = part
+            X, targets, ws, _, views = part
             return self.loss_grad(coefs, views, X, targets, ws, return_sequences, loss)
 
         futures = [executor.submit(run, part) for part in parts[1:]]
