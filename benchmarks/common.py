@@ -237,11 +237,20 @@ def make_runner(library, workload, cell, X, y, warm=True, threads=None):
 # against them. Measured on W3 lstm inference: 2.2-2.8 s right after a
 # PyTorch step, 1.8 s alone.
 SETTLE_SECONDS = 0.3
+# Busy time after the settle. A core left idle for the settle comes back
+# slowly (power state, frequency): W1 gru inference took 15.8 ms right
+# after a 0.3 s sleep, 10.4 ms after the sleep and a 50 ms spin, 9.2 ms in a
+# hot loop. The spin runs no library code, so both contenders get the same
+# start.
+WAKE_SECONDS = 0.05
 
 
 def timed(fn):
     """(seconds, result) of one call, after letting the other library's threads idle."""
     time.sleep(SETTLE_SECONDS)
+    start = time.perf_counter()
+    while time.perf_counter() - start < WAKE_SECONDS:
+        pass
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result

@@ -49,6 +49,19 @@ def _set_initial(states, state0):
         states[0] = state0
 
 
+def _concat_params(p, ws, key):
+    """``W_cat`` = [W_ih | W_hh] (G*H, I + H) and ``bias`` = b_ih + b_hh, for
+    the inference kernels' single [x_t, h_{t-1}] GEMM per step."""
+    W_ih, W_hh = p["W_ih"], p["W_hh"]
+    n_in = W_ih.shape[1]
+    W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + W_hh.shape[1]))
+    W_cat[:, :n_in] = W_ih
+    W_cat[:, n_in:] = W_hh
+    bias = ws.get(("bias", key), p["b_ih"].shape)
+    np.add(p["b_ih"], p["b_hh"], out=bias)
+    return W_cat, bias
+
+
 class LayerCache:
     """What one layer's forward pass keeps for its backward pass.
 
@@ -94,6 +107,16 @@ class RNNCell:
                            dX, dh0, ACTIVATIONS[activation])
         return dh0, None
 
+    def infer(self, p, X, ws, key, activation, H_seq):
+        n_steps, batch, n_in = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        W_cat, bias = _concat_params(p, ws, key)
+        xh = ws.get(("xh", key), (batch, n_in + n_hidden))
+        xh[:, n_in:] = 0
+        z = ws.get("z", (batch, n_hidden))
+        _rnn_cell.infer(W_cat, bias, X, xh, z, H_seq, ACTIVATIONS[activation])
+        return np.ascontiguousarray(xh[:, n_in:])
+
 
 class LSTMCell:
     """LSTM cell, gates i, f, g, o: ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
@@ -133,6 +156,17 @@ class LSTMCell:
                             grads["b_hh"], dX, dh0, dc0)
         return dh0, dc0
 
+    def infer(self, p, X, ws, key, activation, H_seq):
+        n_steps, batch, n_in = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        W_cat, bias = _concat_params(p, ws, key)
+        xh = ws.get(("xh", key), (batch, n_in + n_hidden))
+        xh[:, n_in:] = 0
+        c = ws.zeros(("c", key), (batch, n_hidden))
+        gates = ws.get("gates", (batch, 4 * n_hidden))
+        _lstm_cell.infer(W_cat, bias, X, xh, c, gates, H_seq)
+        return np.ascontiguousarray(xh[:, n_in:])
+
 
 class GRUCell:
     """GRU cell, gates r, z, n: ``h_t = (1 - z) * n + z * h_{t-1}``.
@@ -169,12 +203,21 @@ class GRUCell:
                            grads["W_hh"], grads["b_ih"], grads["b_hh"], dX, dh0)
         return dh0, None
 
+    def infer(self, p, X, ws, key, activation, H_seq):
+        n_steps, batch, _ = X.shape
+        n_hidden = p["W_hh"].shape[1]
+        h = ws.zeros(("h", key), (batch, n_hidden))
+        gx = ws.get("gx", (batch, 3 * n_hidden))
+        hh = ws.get("hh", (batch, 3 * n_hidden))
+        _gru_cell.infer(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X, h, gx, hh, H_seq)
+        return h
+
 
 CELLS = {"rnn": RNNCell(), "lstm": LSTMCell(), "gru": GRUCell()}
 
-# dX of the first layer is not needed in training: the kernels skip that GEMM
-# when handed an empty array.
-NO_DX = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
+# An empty array tells a kernel to skip an optional output: dX of the first
+# layer in training, the state sequence of the top layer in inference.
+SKIP_OUTPUT = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
          np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
 
 
@@ -226,7 +269,7 @@ def stack_backward(cell, layers, grads, X, caches, dH_top, dh_n, dc_n, ws,
         elif need_dX:
             dX_k = np.empty(inputs.shape, dtype)
         else:
-            dX_k = NO_DX[dtype]
+            dX_k = SKIP_OUTPUT[dtype]
         dh_k = dh_n[k] if dh_n is not None and dh_n[k] is not None else \
             ws.zeros(("zero_h", k), (batch, n_hidden))
         dc_k = None
@@ -239,3 +282,34 @@ def stack_backward(cell, layers, grads, X, caches, dH_top, dh_n, dc_n, ws,
         if k == 0 and need_dX:
             dX = dX_k
     return dX, dh0s, dc0s
+
+
+def stack_infer(cell, layers, X, ws, activation, return_sequences):
+    """Inference through stacked layers from zero initial states.
+
+    Nothing is kept for a backward pass; only the layers below the top and,
+    with ``return_sequences``, the top layer write their states at every
+    step.
+
+    Returns
+    -------
+    H : ndarray of shape (batch, H_last) or (n_steps, batch, H_last)
+        The top layer's final state, or its state at every step. It is a
+        view into ``ws``: valid until the workspace is used again.
+    """
+    impl = CELLS[cell]
+    n_steps, batch, _ = X.shape
+    inputs = X
+    out = None
+    for k, p in enumerate(layers):
+        n_hidden = p["W_hh"].shape[1]
+        top = k == len(layers) - 1
+        if top and not return_sequences:
+            H_seq = SKIP_OUTPUT[X.dtype]
+        else:
+            # two alternating buffers: layer k reads layer k - 1's states
+            H_seq = ws.get(("H_seq", k % 2), (n_steps, batch, n_hidden))
+        h_n = impl.infer(p, inputs, ws, k, activation, H_seq)
+        out = H_seq if (top and return_sequences) else h_n
+        inputs = H_seq
+    return out

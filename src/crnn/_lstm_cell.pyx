@@ -31,6 +31,14 @@ pointers are restrict-qualified: without that gcc vectorizes a loop only if
 it can check every array written against every array read at run time (at
 most 10 checks), and one loop over all of the LSTM's arrays needs about 50.
 
+Inference (``infer``) keeps nothing for backward and holds only one step's
+state: per step the rows [x_t, h_{t-1}] of the (B, I + H) buffer ``xh``
+meet ``W_cat`` = [W_ih | W_hh] in one GEMM (K = I + H), and the row pass
+writes h_t straight back into ``xh``. Its memory traffic is O(B * 4H) per
+step instead of the forward pass's (T, B, 4H) cache, which on two threads
+at W3 sizes was the difference between streaming 200 MB per chunk through
+the shared L3 and staying in L2 (benchmarks/NOTES.md).
+
 Cache (what backward reads): ``H_all``, ``C_all``, the post-activation gates
 i, f, g, o and ``tanh_c`` = tanh(c_t) (T, B, H), kept so that backward takes
 no transcendental function. The caller allocates every output and
@@ -38,11 +46,13 @@ workspace and validates shapes; nothing inside the nogil sections touches a
 Python object.
 """
 from cython cimport floating
+from libc.string cimport memcpy
 
 from crnn._blas cimport gemm, NoTrans, Trans
 from crnn._gate_rows cimport (column_sums,
                               crnn_lstm_backward_row_d, crnn_lstm_backward_row_f,
-                              crnn_lstm_forward_row_d, crnn_lstm_forward_row_f)
+                              crnn_lstm_forward_row_d, crnn_lstm_forward_row_f,
+                              crnn_lstm_infer_row_d, crnn_lstm_infer_row_f)
 
 
 def forward(const floating[:, ::1] W_ih,     # IN (4H, I)
@@ -142,3 +152,37 @@ def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
             gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
                  1, &delta[0, 0, 0], n_gates, &W_ih[0, 0], n_in,
                  0, &dX[0, 0, 0], n_in)
+
+
+def infer(const floating[:, ::1] W_cat,      # IN (4H, I + H): [W_ih | W_hh]
+          const floating[::1] bias,          # IN (4H,): b_ih + b_hh
+          const floating[:, :, ::1] X,       # IN (T, B, I)
+          floating[:, ::1] xh,               # IN/OUT (B, I + H): xh[:, I:] = h_0 -> h_T
+          floating[:, ::1] c,                # IN/OUT (B, H): c_0 -> c_T
+          floating[:, ::1] gates,            # WORK (B, 4H)
+          floating[:, :, ::1] H_seq):        # OUT (T, B, H) h_t, or shape (0, 0, 0) to skip
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = c.shape[1]
+        Py_ssize_t n_gates = 4 * n_hidden
+        Py_ssize_t n_cat = n_in + n_hidden
+        bint keep = H_seq.shape[0] > 0
+        Py_ssize_t t, b
+    with nogil:
+        for t in range(n_steps):
+            for b in range(batch):
+                memcpy(&xh[b, 0], &X[t, b, 0], n_in * sizeof(floating))
+            gemm(NoTrans, Trans, batch, n_gates, n_cat,
+                 1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat,
+                 0, &gates[0, 0], n_gates)
+            for b in range(batch):
+                if floating is float:
+                    crnn_lstm_infer_row_f(&gates[b, 0], &bias[0], &c[b, 0], &xh[b, n_in],
+                                          n_hidden)
+                else:
+                    crnn_lstm_infer_row_d(&gates[b, 0], &bias[0], &c[b, 0], &xh[b, n_in],
+                                          n_hidden)
+                if keep:
+                    memcpy(&H_seq[t, b, 0], &xh[b, n_in], n_hidden * sizeof(floating))

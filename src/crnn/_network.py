@@ -117,8 +117,10 @@ class RecurrentNetwork:
             With ``return_sequences`` rows are time-major (step t, sample b
             at row ``t * B + b``).
         """
-        caches = self.forward(coefs, X, ws)
-        H = self.readout_input(caches, return_sequences)
+        H = _layers.stack_infer(self.cell, coefs[:-1], X, ws, self.activation,
+                                return_sequences)
+        if return_sequences:
+            H = H.reshape(-1, H.shape[2])
         return self._readout(coefs[-1], H, np.empty((H.shape[0], self.n_outputs), self.dtype))
 
     @staticmethod

@@ -16,15 +16,22 @@ Cost structure (the reason for this shape):
   delta_t @ W_hh; after the loop dW_ih, dW_hh and dX are one GEMM each over
   all T*B rows.
 
+Inference (``infer``) keeps one step's state only: per step the rows
+[x_t, h_{t-1}] of the (B, I + H) buffer ``xh`` meet ``W_cat`` =
+[W_ih | W_hh] in one GEMM and the activation pass writes h_t back into
+``xh``.
+
 The caller allocates every output and workspace and validates shapes; the
 kernels hold no Python objects inside their nogil sections.
 """
 from cython cimport floating
+from libc.string cimport memcpy
 
 from crnn._activations cimport ACT_RELU, ACT_TANH
 from crnn._blas cimport gemm, NoTrans, Trans
 from crnn._gate_rows cimport (column_sums,
-                              crnn_rnn_forward_row_d, crnn_rnn_forward_row_f)
+                              crnn_rnn_forward_row_d, crnn_rnn_forward_row_f,
+                              crnn_rnn_infer_row_d, crnn_rnn_infer_row_f)
 
 
 # The backward pass branches on the activation outside the loop over
@@ -127,3 +134,36 @@ def backward(const floating[:, ::1] W_ih,     # IN (H, I)
             gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
                  1, &delta[0, 0, 0], n_hidden, &W_ih[0, 0], n_in,
                  0, &dX[0, 0, 0], n_in)
+
+
+def infer(const floating[:, ::1] W_cat,      # IN (H, I + H): [W_ih | W_hh]
+          const floating[::1] bias,          # IN (H,): b_ih + b_hh
+          const floating[:, :, ::1] X,       # IN (T, B, I)
+          floating[:, ::1] xh,               # IN/OUT (B, I + H): xh[:, I:] = h_0 -> h_T
+          floating[:, ::1] z,                # WORK (B, H)
+          floating[:, :, ::1] H_seq,         # OUT (T, B, H) h_t, or shape (0, 0, 0) to skip
+          int activation):
+    cdef:
+        Py_ssize_t n_steps = X.shape[0]
+        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = z.shape[1]
+        Py_ssize_t n_cat = n_in + n_hidden
+        bint keep = H_seq.shape[0] > 0
+        Py_ssize_t t, b
+    with nogil:
+        for t in range(n_steps):
+            for b in range(batch):
+                memcpy(&xh[b, 0], &X[t, b, 0], n_in * sizeof(floating))
+            gemm(NoTrans, Trans, batch, n_hidden, n_cat,
+                 1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat,
+                 0, &z[0, 0], n_hidden)
+            for b in range(batch):
+                if floating is float:
+                    crnn_rnn_infer_row_f(&z[b, 0], &bias[0], &xh[b, n_in], n_hidden,
+                                         activation)
+                else:
+                    crnn_rnn_infer_row_d(&z[b, 0], &bias[0], &xh[b, n_in], n_hidden,
+                                         activation)
+                if keep:
+                    memcpy(&H_seq[t, b, 0], &xh[b, n_in], n_hidden * sizeof(floating))
