@@ -193,6 +193,9 @@ class _BaseRNN(BaseEstimator):
         """Readout values for X: (n, O) or (n, T, O), in the fitted dtype."""
         X = check_sequences(X, self._network.dtype)
         check_n_features(self, X, reset=False)
+        # the inference kernels read batch-first rows in place (no copy if X
+        # is already C-ordered)
+        X = np.ascontiguousarray(X)
         n_samples, n_steps, _ = X.shape
         n_parts = _threads.n_parts(n_samples)
         bounds = [(start, min(start + _PREDICT_CHUNK, n_samples))
@@ -207,10 +210,10 @@ class _BaseRNN(BaseEstimator):
             ws = Workspace(self._network.dtype)
             for c in range(first, len(bounds), n_parts):
                 lo, hi = bounds[c]
-                X_tm = np.ascontiguousarray(X[lo:hi].transpose(1, 0, 2))
-                out = self._network.predict_raw(self.coefs_, X_tm, ws, self.return_sequences)
+                out = self._network.predict_raw(self.coefs_, X[lo:hi], ws,
+                                                self.return_sequences)
                 if self.return_sequences:
-                    out = out.reshape(n_steps, hi - lo, -1).transpose(1, 0, 2)
+                    out = out.reshape(hi - lo, n_steps, -1)
                 outputs[c] = out
 
         if n_parts == 1:

@@ -168,14 +168,14 @@ def infer(const floating[:, ::1] W_ih,       # IN (3H, I)
           const floating[:, ::1] W_hh,       # IN (3H, H)
           const floating[::1] b_ih,          # IN (3H,)
           const floating[::1] b_hh,          # IN (3H,)
-          const floating[:, :, ::1] X,       # IN (T, B, I)
+          const floating[:, :, ::1] X,       # IN (B, T, I), batch-first
           floating[:, ::1] h,                # IN/OUT (B, H): h_0 -> h_T
           floating[:, ::1] gx,               # WORK (B, 3H): x_t @ W_ih^T
           floating[:, ::1] hh,               # WORK (B, 3H): h_{t-1} @ W_hh^T
-          floating[:, :, ::1] H_seq):        # OUT (T, B, H) h_t, or shape (0, 0, 0) to skip
+          floating[:, :, ::1] H_seq):        # OUT (B, T, H) h_t, or shape (0, 0, 0) to skip
     cdef:
-        Py_ssize_t n_steps = X.shape[0]
-        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t batch = X.shape[0]
+        Py_ssize_t n_steps = X.shape[1]
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = h.shape[1]
         Py_ssize_t n_gates = 3 * n_hidden
@@ -183,8 +183,9 @@ def infer(const floating[:, ::1] W_ih,       # IN (3H, I)
         Py_ssize_t t, b
     with nogil:
         for t in range(n_steps):
+            # x_t of every sequence: rows of X[:, t] are n_steps * n_in apart
             gemm(NoTrans, Trans, batch, n_gates, n_in,
-                 1, &X[t, 0, 0], n_in, &W_ih[0, 0], n_in,
+                 1, &X[0, t, 0], n_steps * n_in, &W_ih[0, 0], n_in,
                  0, &gx[0, 0], n_gates)
             gemm(NoTrans, Trans, batch, n_gates, n_hidden,
                  1, &h[0, 0], n_hidden, &W_hh[0, 0], n_hidden,
@@ -197,4 +198,4 @@ def infer(const floating[:, ::1] W_ih,       # IN (3H, I)
                     crnn_gru_infer_row_d(&gx[b, 0], &hh[b, 0], &b_ih[0], &b_hh[0],
                                          &h[b, 0], n_hidden)
                 if keep:
-                    memcpy(&H_seq[t, b, 0], &h[b, 0], n_hidden * sizeof(floating))
+                    memcpy(&H_seq[b, t, 0], &h[b, 0], n_hidden * sizeof(floating))

@@ -108,7 +108,7 @@ class RNNCell:
         return dh0, None
 
     def infer(self, p, X, ws, key, activation, H_seq):
-        n_steps, batch, n_in = X.shape
+        batch, n_steps, n_in = X.shape
         n_hidden = p["W_hh"].shape[1]
         W_cat, bias = _concat_params(p, ws, key)
         xh = ws.get(("xh", key), (batch, n_in + n_hidden))
@@ -157,7 +157,7 @@ class LSTMCell:
         return dh0, dc0
 
     def infer(self, p, X, ws, key, activation, H_seq):
-        n_steps, batch, n_in = X.shape
+        batch, n_steps, n_in = X.shape
         n_hidden = p["W_hh"].shape[1]
         W_cat, bias = _concat_params(p, ws, key)
         xh = ws.get(("xh", key), (batch, n_in + n_hidden))
@@ -204,7 +204,7 @@ class GRUCell:
         return dh0, None
 
     def infer(self, p, X, ws, key, activation, H_seq):
-        n_steps, batch, _ = X.shape
+        batch, n_steps, _ = X.shape
         n_hidden = p["W_hh"].shape[1]
         h = ws.zeros(("h", key), (batch, n_hidden))
         gx = ws.get("gx", (batch, 3 * n_hidden))
@@ -287,18 +287,20 @@ def stack_backward(cell, layers, grads, X, caches, dH_top, dh_n, dc_n, ws,
 def stack_infer(cell, layers, X, ws, activation, return_sequences):
     """Inference through stacked layers from zero initial states.
 
-    Nothing is kept for a backward pass; only the layers below the top and,
-    with ``return_sequences``, the top layer write their states at every
-    step.
+    Unlike the training passes this works on batch-first ``X`` (batch,
+    n_steps, n_features), the layout users pass to ``predict``, so no
+    transposed copy is made. Nothing is kept for a backward pass; only the
+    layers below the top and, with ``return_sequences``, the top layer write
+    their states at every step.
 
     Returns
     -------
-    H : ndarray of shape (batch, H_last) or (n_steps, batch, H_last)
-        The top layer's final state, or its state at every step. It is a
-        view into ``ws``: valid until the workspace is used again.
+    H : ndarray of shape (batch, H_last) or (batch, n_steps, H_last)
+        The top layer's final state, or its state at every step. It may be
+        a view into ``ws``: valid until the workspace is used again.
     """
     impl = CELLS[cell]
-    n_steps, batch, _ = X.shape
+    batch, n_steps, _ = X.shape
     inputs = X
     out = None
     for k, p in enumerate(layers):
@@ -308,7 +310,7 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences):
             H_seq = SKIP_OUTPUT[X.dtype]
         else:
             # two alternating buffers: layer k reads layer k - 1's states
-            H_seq = ws.get(("H_seq", k % 2), (n_steps, batch, n_hidden))
+            H_seq = ws.get(("H_seq", k % 2), (batch, n_steps, n_hidden))
         h_n = impl.infer(p, inputs, ws, k, activation, H_seq)
         out = H_seq if (top and return_sequences) else h_n
         inputs = H_seq

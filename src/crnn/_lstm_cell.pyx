@@ -156,14 +156,14 @@ def backward(const floating[:, ::1] W_ih,      # IN (4H, I)
 
 def infer(const floating[:, ::1] W_cat,      # IN (4H, I + H): [W_ih | W_hh]
           const floating[::1] bias,          # IN (4H,): b_ih + b_hh
-          const floating[:, :, ::1] X,       # IN (T, B, I)
+          const floating[:, :, ::1] X,       # IN (B, T, I), batch-first
           floating[:, ::1] xh,               # IN/OUT (B, I + H): xh[:, I:] = h_0 -> h_T
           floating[:, ::1] c,                # IN/OUT (B, H): c_0 -> c_T
           floating[:, ::1] gates,            # WORK (B, 4H)
-          floating[:, :, ::1] H_seq):        # OUT (T, B, H) h_t, or shape (0, 0, 0) to skip
+          floating[:, :, ::1] H_seq):        # OUT (B, T, H) h_t, or shape (0, 0, 0) to skip
     cdef:
-        Py_ssize_t n_steps = X.shape[0]
-        Py_ssize_t batch = X.shape[1]
+        Py_ssize_t batch = X.shape[0]
+        Py_ssize_t n_steps = X.shape[1]
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = c.shape[1]
         Py_ssize_t n_gates = 4 * n_hidden
@@ -173,7 +173,7 @@ def infer(const floating[:, ::1] W_cat,      # IN (4H, I + H): [W_ih | W_hh]
     with nogil:
         for t in range(n_steps):
             for b in range(batch):
-                memcpy(&xh[b, 0], &X[t, b, 0], n_in * sizeof(floating))
+                memcpy(&xh[b, 0], &X[b, t, 0], n_in * sizeof(floating))
             gemm(NoTrans, Trans, batch, n_gates, n_cat,
                  1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat,
                  0, &gates[0, 0], n_gates)
@@ -185,4 +185,4 @@ def infer(const floating[:, ::1] W_cat,      # IN (4H, I + H): [W_ih | W_hh]
                     crnn_lstm_infer_row_d(&gates[b, 0], &bias[0], &c[b, 0], &xh[b, n_in],
                                           n_hidden)
                 if keep:
-                    memcpy(&H_seq[t, b, 0], &xh[b, n_in], n_hidden * sizeof(floating))
+                    memcpy(&H_seq[b, t, 0], &xh[b, n_in], n_hidden * sizeof(floating))

@@ -109,13 +109,13 @@ class RecurrentNetwork:
         return H_all[-1]
 
     def predict_raw(self, coefs, X, ws, return_sequences):
-        """Readout values (regression outputs or logits).
+        """Readout values (regression outputs or logits) on batch-first X (B, T, I).
 
         Returns
         -------
-        out : ndarray of shape (B, n_outputs) or (T*B, n_outputs)
-            With ``return_sequences`` rows are time-major (step t, sample b
-            at row ``t * B + b``).
+        out : ndarray of shape (B, n_outputs) or (B * T, n_outputs)
+            With ``return_sequences`` rows are batch-major (sample b, step t
+            at row ``b * T + t``).
         """
         H = _layers.stack_infer(self.cell, coefs[:-1], X, ws, self.activation,
                                 return_sequences)
