@@ -34,10 +34,11 @@ most 10 checks), and one loop over all of the LSTM's arrays needs about 50.
 Inference (``infer``) keeps nothing for backward and holds only one step's
 state: per step the rows [x_t, h_{t-1}] of the (B, I + H) buffer ``xh``
 meet ``W_cat`` = [W_ih | W_hh] in one GEMM (K = I + H), and the row pass
-writes h_t straight back into ``xh``. Its memory traffic is O(B * 4H) per
-step instead of the forward pass's (T, B, 4H) cache, which on two threads
-at W3 sizes was the difference between streaming 200 MB per chunk through
-the shared L3 and staying in L2 (benchmarks/NOTES.md).
+writes h_t straight back into ``xh``. It reads X batch-first (B, T, I), the
+layout users pass to predict, copying x_t row by row into ``xh``. Its
+working set is O(B * 4H) instead of the forward pass's (T, B, 4H) gates
+(210 MB for a 256-sequence chunk at W3 sizes); W3 lstm predict went from
+1.96 to 1.50 s (benchmarks/NOTES.md).
 
 Cache (what backward reads): ``H_all``, ``C_all``, the post-activation gates
 i, f, g, o and ``tanh_c`` = tanh(c_t) (T, B, H), kept so that backward takes

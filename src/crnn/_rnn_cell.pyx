@@ -19,7 +19,8 @@ Cost structure (the reason for this shape):
 Inference (``infer``) keeps one step's state only: per step the rows
 [x_t, h_{t-1}] of the (B, I + H) buffer ``xh`` meet ``W_cat`` =
 [W_ih | W_hh] in one GEMM and the activation pass writes h_t back into
-``xh``.
+``xh``. It reads X batch-first (B, T, I), copying x_t row by row into
+``xh``, so predict needs no time-major copy of its input.
 
 The caller allocates every output and workspace and validates shapes; the
 kernels hold no Python objects inside their nogil sections.
