@@ -29,7 +29,10 @@ from threadpoolctl import threadpool_limits
 
 from crnn import _blas, _gru_cell, _lstm_cell, _rnn_cell
 
-from common import WORKLOADS
+if __package__:  # imported as part of the asv suite's package
+    from .common import WORKLOADS
+else:  # run as a script: benchmarks/ is sys.path[0]
+    from common import WORKLOADS
 
 PREDICT_CHUNK = 512
 F32 = np.float32
