@@ -1,10 +1,13 @@
-"""Time-major adapters between NumPy arrays and the compiled cell kernels.
+"""Adapters between NumPy arrays and the compiled cell kernels.
 
 Each cell class runs one recurrent layer forward or backward over a batch of
-time-major sequences ``X`` of shape (n_steps, batch, n_in). Caches and
-scratch arrays come from a :class:`Workspace`, so a training loop allocates
-them once per fit instead of once per minibatch. Callers (``crnn.ops`` and
-the training glue) validate shapes and dtypes; these adapters do not.
+time-major sequences ``X`` of shape (n_steps, batch, n_in), the training
+passes, and ``infer`` over batch-first sequences (batch, n_steps, n_in), the
+predict pass, which keeps nothing for a backward pass. Caches and scratch
+arrays come from a :class:`Workspace`, so a training loop allocates them
+once per fit instead of once per minibatch. Callers (``crnn.ops``, the
+training glue and predict) validate shapes and dtypes; these adapters do
+not.
 """
 import numpy as np
 
@@ -218,7 +221,7 @@ CELLS = {"rnn": RNNCell(), "lstm": LSTMCell(), "gru": GRUCell()}
 # An empty array tells a kernel to skip an optional output: dX of the first
 # layer in training, the state sequence of the top layer in inference.
 SKIP_OUTPUT = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
-         np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
+               np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
 
 
 def stack_forward(cell, layers, X, h0, c0, ws, activation):
