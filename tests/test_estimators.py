@@ -376,3 +376,30 @@ def test_show_build_info_reports_bounds_checking(capsys):
     out = capsys.readouterr().out
     assert f"boundscheck: {crnn.build_info()['boundscheck']}" in out
     assert "blas:" in out and "openmp:" in out
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_predict_chunks_match_reference_on_strided_input(cell, return_sequences, monkeypatch):
+    # predict splits the samples into chunks shared out over threads and
+    # runs the inference kernels on batch-first rows; a Fortran-ordered or
+    # strided X must give what the NumPy reference gives on the same weights.
+    from crnn import _estimators, reference
+
+    monkeypatch.setattr(_estimators, "_PREDICT_CHUNK", 7)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 9, 2))
+    y = rng.normal(size=(40, 9) if return_sequences else 40)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(5, 3), max_iter=2, dtype="float64",
+                       return_sequences=return_sequences, random_state=0).fit(X, y)
+    forward = {"rnn": reference.rnn_forward, "lstm": reference.lstm_forward,
+               "gru": reference.gru_forward}[cell]
+    X_wide = np.asfortranarray(rng.normal(size=(40, 18, 2)))
+    X_strided = X_wide[:, ::2]                # neither C- nor F-contiguous
+    output, h_n = forward(np.ascontiguousarray(X_strided), reg.coefs_[:-1])[:2]
+    readout = reg.coefs_[-1]
+    H = output if return_sequences else h_n[-1]
+    expected = (H @ readout["W_out"].T + readout["b_out"])[..., 0]
+    np.testing.assert_allclose(reg.predict(X_strided), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.predict(np.asfortranarray(X_strided)), expected,
+                               rtol=1e-10, atol=1e-12)
