@@ -13,6 +13,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from crnn import RNNClassifier, RNNRegressor
 
+from ._cells import forward
 from .conftest import CELLS
 
 
@@ -392,11 +393,10 @@ def test_predict_chunks_match_reference_on_strided_input(cell, return_sequences,
     y = rng.normal(size=(40, 9) if return_sequences else 40)
     reg = RNNRegressor(cell=cell, hidden_layer_sizes=(5, 3), max_iter=2, dtype="float64",
                        return_sequences=return_sequences, random_state=0).fit(X, y)
-    forward = {"rnn": reference.rnn_forward, "lstm": reference.lstm_forward,
-               "gru": reference.gru_forward}[cell]
     X_wide = np.asfortranarray(rng.normal(size=(40, 18, 2)))
     X_strided = X_wide[:, ::2]                # neither C- nor F-contiguous
-    output, h_n = forward(np.ascontiguousarray(X_strided), reg.coefs_[:-1])[:2]
+    output, h_n = forward(reference, cell, np.ascontiguousarray(X_strided),
+                          reg.coefs_[:-1])[:2]
     readout = reg.coefs_[-1]
     H = output if return_sequences else h_n[-1]
     expected = (H @ readout["W_out"].T + readout["b_out"])[..., 0]

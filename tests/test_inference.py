@@ -11,11 +11,10 @@ import pytest
 from crnn import _layers, reference
 from crnn._network import RecurrentNetwork
 
+from ._cells import forward
 from .conftest import CELLS, DTYPES
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
-FORWARD = {"rnn": reference.rnn_forward, "lstm": reference.lstm_forward,
-           "gru": reference.gru_forward}
 
 
 def _cases():
@@ -40,8 +39,8 @@ def test_stack_infer_matches_reference(cell, activation, dtype, hidden_sizes, n_
         for name in p:
             p[name] *= 3
     X = rng.standard_normal((n_samples, n_steps, n_features)).astype(dtype)
-    kwargs = {"activation": activation} if cell == "rnn" else {}
-    output, h_n = FORWARD[cell](X.astype(np.float64), coefs[:-1], **kwargs)[:2]
+    output, h_n = forward(reference, cell, X.astype(np.float64), coefs[:-1],
+                          activation=activation)[:2]
 
     got = _layers.stack_infer(cell, coefs[:-1], X, _layers.Workspace(dtype), activation,
                               return_sequences)

@@ -52,17 +52,23 @@ def _set_initial(states, state0):
         states[0] = state0
 
 
-def _concat_params(p, ws, key):
-    """``W_cat`` = [W_ih | W_hh] (G*H, I + H) and ``bias`` = b_ih + b_hh, for
-    the inference kernels' single [x_t, h_{t-1}] GEMM per step."""
+def _concat_inference(p, X, ws, key):
+    """Operands of the rnn/lstm inference kernels' single [x_t, h_{t-1}] GEMM.
+
+    Returns ``W_cat`` = [W_ih | W_hh] (G*H, I + H), ``bias`` = b_ih + b_hh
+    and the (batch, I + H) row buffer ``xh`` with h_0 = 0 in its last H
+    columns.
+    """
     W_ih, W_hh = p["W_ih"], p["W_hh"]
-    n_in = W_ih.shape[1]
-    W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + W_hh.shape[1]))
+    n_in, n_hidden = W_ih.shape[1], W_hh.shape[1]
+    W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + n_hidden))
     W_cat[:, :n_in] = W_ih
     W_cat[:, n_in:] = W_hh
     bias = ws.get(("bias", key), p["b_ih"].shape)
     np.add(p["b_ih"], p["b_hh"], out=bias)
-    return W_cat, bias
+    xh = ws.get(("xh", key), (X.shape[0], n_in + n_hidden))
+    xh[:, n_in:] = 0
+    return W_cat, bias, xh
 
 
 class LayerCache:
@@ -113,9 +119,7 @@ class RNNCell:
     def infer(self, p, X, ws, key, activation, H_seq):
         batch, n_steps, n_in = X.shape
         n_hidden = p["W_hh"].shape[1]
-        W_cat, bias = _concat_params(p, ws, key)
-        xh = ws.get(("xh", key), (batch, n_in + n_hidden))
-        xh[:, n_in:] = 0
+        W_cat, bias, xh = _concat_inference(p, X, ws, key)
         z = ws.get("z", (batch, n_hidden))
         _rnn_cell.infer(W_cat, bias, X, xh, z, H_seq, ACTIVATIONS[activation])
         return np.ascontiguousarray(xh[:, n_in:])
@@ -162,9 +166,7 @@ class LSTMCell:
     def infer(self, p, X, ws, key, activation, H_seq):
         batch, n_steps, n_in = X.shape
         n_hidden = p["W_hh"].shape[1]
-        W_cat, bias = _concat_params(p, ws, key)
-        xh = ws.get(("xh", key), (batch, n_in + n_hidden))
-        xh[:, n_in:] = 0
+        W_cat, bias, xh = _concat_inference(p, X, ws, key)
         c = ws.zeros(("c", key), (batch, n_hidden))
         gates = ws.get("gates", (batch, 4 * n_hidden))
         _lstm_cell.infer(W_cat, bias, X, xh, c, gates, H_seq)
