@@ -1,6 +1,6 @@
 """Where the time of one thread's share of a workload goes: GEMMs or row passes.
 
-Runs the compiled LSTM, GRU and vanilla kernels single-threaded on the
+Runs the timestep driver (through ``crnn._layers``) single-threaded on the
 shapes one thread sees in crnn's data-parallel split (half a minibatch for
 training, one 512-sequence predict chunk for inference) and times, best of
 several calls,
@@ -27,7 +27,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from crnn import _blas, _gru_cell, _lstm_cell, _rnn_cell
+from crnn import _blas, _layers
 
 if __package__:  # imported as part of the asv suite's package
     from .common import WORKLOADS
@@ -67,28 +67,21 @@ def infer_profile(cell, T, B, I, H):
     rng = np.random.default_rng(0)
     G = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
     X = rng.standard_normal((B, T, I)).astype(F32)
-    skip = np.empty((0, 0, 0), F32)
+    layer = {"W_ih": (0.1 * rng.standard_normal((G, I))).astype(F32),
+             "W_hh": (0.1 * rng.standard_normal((G, H))).astype(F32),
+             "b_ih": np.zeros(G, F32), "b_hh": np.zeros(G, F32)}
+    ws = _layers.Workspace(F32)
+    kernel = best_of(lambda: _layers.stack_infer(cell, [layer], X, ws, "tanh", False))
+    xh, out, hh = np.zeros((B, I + H), F32), np.zeros((B, G), F32), np.zeros((B, G), F32)
     if cell == "gru":
-        W_ih = (0.1 * rng.standard_normal((G, I))).astype(F32)
-        W_hh = (0.1 * rng.standard_normal((G, H))).astype(F32)
-        b = np.zeros(G, F32)
-        h, gx, hh = np.zeros((B, H), F32), np.zeros((B, G), F32), np.zeros((B, G), F32)
-        kernel = best_of(lambda: _gru_cell.infer(W_ih, W_hh, b, b, X, h, gx, hh, skip))
-        X_t = np.ascontiguousarray(X[:, 0])
+        x_t, h = np.ascontiguousarray(X[:, 0]), np.zeros((B, H), F32)
 
         def gemms():
             for _ in range(T):
-                _blas.gemm_memview(False, True, 1.0, X_t, W_ih, 0.0, gx)
-                _blas.gemm_memview(False, True, 1.0, h, W_hh, 0.0, hh)
+                _blas.gemm_memview(False, True, 1.0, x_t, layer["W_ih"], 0.0, out)
+                _blas.gemm_memview(False, True, 1.0, h, layer["W_hh"], 0.0, hh)
         return kernel, best_of(gemms), 2 * T * B * (I + H) * G
-    W_cat = (0.1 * rng.standard_normal((G, I + H))).astype(F32)
-    bias = np.zeros(G, F32)
-    xh, out = np.zeros((B, I + H), F32), np.zeros((B, G), F32)
-    if cell == "lstm":
-        c = np.zeros((B, H), F32)
-        kernel = best_of(lambda: _lstm_cell.infer(W_cat, bias, X, xh, c, out, skip))
-    else:
-        kernel = best_of(lambda: _rnn_cell.infer(W_cat, bias, X, xh, out, skip, 0))
+    W_cat = np.ascontiguousarray(np.concatenate([layer["W_ih"], layer["W_hh"]], axis=1))
 
     def gemms():
         for _ in range(T):
@@ -97,38 +90,41 @@ def infer_profile(cell, T, B, I, H):
 
 
 def lstm_train_profile(T, B, I, H):
-    """LSTM forward and backward kernels against their GEMMs alone."""
+    """LSTM forward and backward passes of the driver against their GEMMs alone."""
     rng = np.random.default_rng(0)
     G = 4 * H
-    W_ih = (0.1 * rng.standard_normal((G, I))).astype(F32)
-    W_hh = (0.1 * rng.standard_normal((G, H))).astype(F32)
-    b = np.zeros(G, F32)
-    X = rng.standard_normal((T, B, I)).astype(F32)
-    H_all, C_all = np.zeros((T + 1, B, H), F32), np.zeros((T + 1, B, H), F32)
-    gates, tanh_c = np.zeros((T, B, G), F32), np.zeros((T, B, H), F32)
-    dH = (0.01 * rng.standard_normal((T, B, H))).astype(F32)
-    dh_n, dc_n = np.zeros((B, H), F32), np.zeros((B, H), F32)
-    delta = np.zeros((T, B, G), F32)
-    dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
-    db_ih, db_hh = np.zeros(G, F32), np.zeros(G, F32)
-    no_dX = np.empty((0, 0, 0), F32)
-    dh0, dc0 = np.zeros((B, H), F32), np.zeros((B, H), F32)
-    fwd = best_of(lambda: _lstm_cell.forward(W_ih, W_hh, b, b, X, H_all, C_all, gates, tanh_c))
-    bwd = best_of(lambda: _lstm_cell.backward(W_ih, W_hh, X, H_all, C_all, gates, tanh_c, dH,
-                                              dh_n, dc_n, delta, dW_ih, dW_hh, db_ih, db_hh,
-                                              no_dX, dh0, dc0))
-    X2, g2, d2 = X.reshape(T * B, I), gates.reshape(T * B, G), delta.reshape(T * B, G)
+    params = ((0.1 * rng.standard_normal((G, I))).astype(F32),
+              (0.1 * rng.standard_normal((G, H))).astype(F32), np.zeros(G, F32),
+              np.zeros(G, F32))
+    W_ih, W_hh = params[0], params[1]
+    grads = tuple(np.zeros_like(p) for p in params)
+    packing = _layers.Packing.uniform_lengths(T, B)
+    X = rng.standard_normal((T * B, I)).astype(F32)
+    H_out = np.zeros((T * B, H), F32)
+    dH = (0.01 * rng.standard_normal((T * B, H))).astype(F32)
+    no_dX = np.empty((0, 0), F32)
+    ws = _layers.Workspace(F32)
+    cache = _layers.layer_forward("lstm", "tanh", params, X, packing, None, None, ws, 0, False,
+                                  H_out, 0)
+    fwd = best_of(lambda: _layers.layer_forward("lstm", "tanh", params, X, packing, None, None,
+                                                ws, 0, False, H_out, 0))
+    bwd = best_of(lambda: _layers.layer_backward("lstm", "tanh", params, grads, X, packing,
+                                                 cache, dH, 0, None, None, no_dX, False, ws, 0,
+                                                 False, None))
+    gates, delta = np.zeros((T * B, G), F32), np.zeros((T * B, G), F32)
+    H_prev, dh0 = np.zeros((T * B, H), F32), np.zeros((B, H), F32)
 
     def fwd_gemms():
-        _blas.gemm_memview(False, True, 1.0, X2, W_ih, 0.0, g2)
+        _blas.gemm_memview(False, True, 1.0, X, W_ih, 0.0, gates)
         for t in range(T):
-            _blas.gemm_memview(False, True, 1.0, H_all[t], W_hh, 1.0, gates[t])
+            _blas.gemm_memview(False, True, 1.0, H_prev[t * B:(t + 1) * B], W_hh, 1.0,
+                               gates[t * B:(t + 1) * B])
 
     def bwd_gemms():
         for t in range(T):
-            _blas.gemm_memview(False, False, 1.0, delta[t], W_hh, 0.0, dh0)
-        _blas.gemm_memview(True, False, 1.0, d2, H_all[:T].reshape(T * B, H), 0.0, dW_hh)
-        _blas.gemm_memview(True, False, 1.0, d2, X2, 0.0, dW_ih)
+            _blas.gemm_memview(False, False, 1.0, delta[t * B:(t + 1) * B], W_hh, 0.0, dh0)
+        _blas.gemm_memview(True, False, 1.0, delta, H_prev, 0.0, grads[1])
+        _blas.gemm_memview(True, False, 1.0, delta, X, 0.0, grads[0])
     return fwd, best_of(fwd_gemms), bwd, best_of(bwd_gemms)
 
 

@@ -325,33 +325,36 @@ def test_solvers_reduce_loss(solver, cell):
 def test_data_parallel_parts_match_one_pass(cell, return_sequences):
     # A minibatch split into independent parts (one per thread) must give
     # the loss and gradient of one pass over the whole batch.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from crnn._layers import Workspace
+    from crnn._layers import Packing, Workspace
+    from crnn._model import Minibatch
     from crnn._network import RecurrentNetwork
+    from crnn._training import Hyper, Trainer, new_optimizer_state
 
     rng = np.random.default_rng(0)
     T, B, I = 6, 11, 3
-    net = RecurrentNetwork(cell, I, (5, 4), 2, "tanh", np.float64)
+    net = RecurrentNetwork(cell, I, (5, 4), 2, "tanh", np.float64,
+                           return_sequences=return_sequences)
     params = net.init_params(rng)
     coefs = net.views(params)
     X = rng.normal(size=(T, B, I))
     targets = rng.normal(size=(T * B, 2) if return_sequences else (B, 2))
+    n_predictions = T * B if return_sequences else B
     whole = np.empty_like(params)
-    expected = net.loss_grad(coefs, net.views(whole), X, targets, Workspace(np.float64),
-                             return_sequences, "squared")
+    expected = net.loss_grad(coefs, net.views(whole),
+                             Minibatch(X.reshape(-1, I), Packing.uniform_lengths(T, B), targets,
+                                       n_predictions), Workspace(np.float64))
     edges = [0, 4, 11]
     parts = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         t_part = targets.reshape(T, B, 2)[:, lo:hi].reshape(-1, 2) if return_sequences \
             else targets[lo:hi]
-        g = np.empty_like(params)
-        parts.append((np.ascontiguousarray(X[:, lo:hi]), t_part, Workspace(np.float64), g,
-                      net.views(g)))
-    grads = np.empty_like(params)
-    with ThreadPoolExecutor(1) as executor:
-        value = net.loss_grad_parts(coefs, grads, parts, return_sequences, "squared",
-                                    executor)
+        parts.append(Minibatch(np.ascontiguousarray(X[:, lo:hi]).reshape(-1, I),
+                               Packing.uniform_lengths(T, hi - lo), t_part, n_predictions))
+    trainer = Trainer(net, params, new_optimizer_state(net.n_params, np.float64, "adam"),
+                      Hyper("adam", 1e-3, 0.0, 0.0), batch_size=B, n_parts=2)
+    with trainer:
+        value = trainer.loss_grad(parts)
+    grads = trainer.grads
     assert value == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(grads, whole, rtol=1e-10, atol=1e-14)
 
@@ -385,9 +388,9 @@ def test_predict_chunks_match_reference_on_strided_input(cell, return_sequences,
     # predict splits the samples into chunks shared out over threads and
     # runs the inference kernels on batch-first rows; a Fortran-ordered or
     # strided X must give what the NumPy reference gives on the same weights.
-    from crnn import _estimators, reference
+    from crnn import _training, reference
 
-    monkeypatch.setattr(_estimators, "_PREDICT_CHUNK", 7)
+    monkeypatch.setattr(_training, "PREDICT_CHUNK", 7)
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 9, 2))
     y = rng.normal(size=(40, 9) if return_sequences else 40)

@@ -79,15 +79,19 @@ def test_sgd_step(dtype, nesterov, rng):
 def test_debug_build_catches_out_of_bounds_access():
     # Kernels trust their callers; the debug build must turn a caller's shape
     # mistake into an IndexError instead of corrupting memory.
-    from crnn import _rnn_cell
+    from crnn import _recurrent
 
     T, B, I, H = 3, 2, 2, 4
-    X = np.zeros((T, B, I))
-    # Needs (T + 1, B, H). With a single step the very first index,
-    # &H_all[1, 0, 0], is out of range, so nothing is written: a shape that
-    # passes the first index but is too short for the GEMM's extent would be
-    # written past its end (bounds checks see indices, not BLAS extents).
-    H_all = np.zeros((1, B, H))
+    X = np.zeros((T * B, I))
+    batch_sizes = np.full(T, B, dtype=np.intp)
+    empty = np.zeros((0, 0))
+    # H_out needs (T * B, H) rows. With none at all the very first index,
+    # &H_out[0, 0], is out of range, so nothing is written: a shape that
+    # passes the first index but is too short for the row's extent would be
+    # written past its end (bounds checks see indices, not copy extents).
+    H_out = np.zeros((0, H))
     with pytest.raises(IndexError, match="(?i)out of bounds"):
-        _rnn_cell.forward(np.zeros((H, I)), np.zeros((H, H)), np.zeros(H), np.zeros(H),
-                          X, H_all, 0)
+        _recurrent.forward(0, 0, np.zeros((H, I)), np.zeros((H, H)), np.zeros(H), np.zeros(H),
+                           X, batch_sizes, False, np.zeros((B, H)), empty,
+                           np.zeros((T * B, H)), np.zeros((T * B, H)), empty, empty, empty,
+                           H_out, 0)

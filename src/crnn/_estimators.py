@@ -1,15 +1,14 @@
 """scikit-learn estimators: RNNRegressor and RNNClassifier.
 
 The estimators validate input, choose the dtype, own the fitted state and run
-the epoch loop (shuffling, minibatches, early stopping, divergence recovery).
-Per-minibatch work is one call into the network glue (``_network``) and one
-fused optimizer step (``_optim``); timestep loops only exist in the kernels.
+the epoch loop's bookkeeping (shuffling, early stopping, divergence
+recovery). An epoch itself is one call into the training layer
+(``_training``: minibatches, data-parallel parts, optimizer steps), which
+drives the model (``_network``); timestep loops only exist in the kernels.
 """
 import numbers
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,30 +22,22 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _optim, _threads
-from crnn._layers import Workspace
+from crnn import _spec, _training
 from crnn._network import RecurrentNetwork
 from crnn._validation import (check_n_features, check_sequences, check_target_length,
                               check_target_steps, check_targets_present,
                               resolve_batch_size)
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
-# Sequences per chunk at predict time; each thread takes whole chunks. The
-# inference kernels keep one step's state, so the chunk bounds the time-major
-# copy of X and the lower layers' state sequences. Medians of 5 predicts
-# (chunk 128 / 256 / 512 / 1024): W3 lstm 1.68 / 1.56 / 1.53 / 1.45 s,
-# W2 gru 0.171 / 0.172 / 0.160 / 0.154 s, W4 gru 0.666 / 0.637 / 0.639 /
-# 0.760 s, W1 within noise.
-_PREDICT_CHUNK = 512
 
 
 class _BaseRNN(BaseEstimator):
     """Shared parameters, fitting loop and fitted state of the RNN estimators."""
 
     _parameter_constraints = {
-        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "cell": [StrOptions(set(_spec.CELLS))],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"tanh", "relu", "sigmoid"})],
+        "activation": [StrOptions(set(_spec.ACTIVATIONS))],
         "return_sequences": ["boolean"],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -107,16 +98,21 @@ class _BaseRNN(BaseEstimator):
     # ------------------------------------------------------------------ state
     def __getstate__(self):
         state = super().__getstate__()
-        if state.get("coefs_") is not None:
-            # coefs_ are views into _params: rebuilt on unpickling so that they
-            # stay live instead of becoming detached copies.
-            state = dict(state, coefs_=None)
+        if state.get("_network") is not None:
+            # Only plain arrays and builtins are pickled: the model object is
+            # rebuilt from its config, and coefs_ (views into _params) from
+            # the model, so that they stay live instead of becoming copies.
+            state = dict(state, _network=None, coefs_=None)
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if getattr(self, "_params", None) is not None:
-            self.coefs_ = self._network.views(self._params)
+            self._rebuild_model()
+
+    def _rebuild_model(self):
+        self._network = RecurrentNetwork.from_config(self._model_config)
+        self.coefs_ = self._network.views(self._params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -196,57 +192,37 @@ class _BaseRNN(BaseEstimator):
         # the inference kernels read batch-first rows in place (no copy if X
         # is already C-ordered)
         X = np.ascontiguousarray(X)
-        n_samples, n_steps, _ = X.shape
-        n_parts = _threads.n_parts(n_samples)
-        bounds = [(start, min(start + _PREDICT_CHUNK, n_samples))
-                  for start in range(0, n_samples, _PREDICT_CHUNK)]
-        if len(bounds) < n_parts:  # at least one chunk per thread
-            edges = _threads.split(n_samples, n_parts)
-            bounds = list(zip(edges[:-1], edges[1:]))
-        outputs = [None] * len(bounds)
+        return _training.predict(self._network, self.coefs_, X)
 
-        def run(first):
-            # chunks first, first + n_parts, ... share one workspace, in turn
-            ws = Workspace(self._network.dtype)
-            for c in range(first, len(bounds), n_parts):
-                lo, hi = bounds[c]
-                out = self._network.predict_raw(self.coefs_, X[lo:hi], ws,
-                                                self.return_sequences)
-                if self.return_sequences:
-                    out = out.reshape(hi - lo, n_steps, -1)
-                outputs[c] = out
-
-        if n_parts == 1:
-            run(0)
-        else:
-            with ThreadPoolExecutor(n_parts - 1) as executor, _threads.single_threaded_blas():
-                futures = [executor.submit(run, p) for p in range(1, n_parts)]
-                run(0)
-                for f in futures:
-                    f.result()
-        return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
+    def _build_model(self, n_features, n_outputs):
+        return RecurrentNetwork(self.cell, n_features, self._hidden_sizes(), n_outputs,
+                                self.activation, self._dtype(),
+                                return_sequences=self.return_sequences, loss=self._loss_name)
 
     def _initialize(self, n_features, n_outputs, rng):
-        self._network = RecurrentNetwork(self.cell, n_features, self._hidden_sizes(),
-                                         n_outputs, self.activation, self._dtype())
+        self._network = self._build_model(n_features, n_outputs)
+        self._model_config = self._network.config()
         self._params = self._network.init_params(rng, forget_bias=self.forget_bias)
         self.coefs_ = self._network.views(self._params)
-        self._grads = np.zeros_like(self._params)
-        self._moment1 = np.zeros_like(self._params)
-        self._moment2 = np.zeros_like(self._params) if self.solver == "adam" else None
-        self._optimizer_steps = 0
+        self._optimizer_state = _training.new_optimizer_state(
+            self._network.n_params, self._network.dtype, self.solver)
         self.n_outputs_ = n_outputs
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
-        if self.early_stopping:
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.best_loss_ = np.inf
+        self._ensure_stopping_state(self.early_stopping)
+
+    def _ensure_stopping_state(self, early_stopping):
+        """The bookkeeping early stopping (or the training-loss criterion) needs."""
+        if early_stopping and self.validation_scores_ is None:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
+        elif not early_stopping and self.best_loss_ is None:
             self.best_loss_ = np.inf
 
     def _needs_reinit(self, incremental):
@@ -269,15 +245,17 @@ class _BaseRNN(BaseEstimator):
         rng = check_random_state(self.random_state)
         if reinit:
             self._initialize(X.shape[2], self._n_outputs_for_fit(targets), rng)
-        elif self.solver == "adam" and self._moment2 is None:
-            self._moment2 = np.zeros_like(self._params)
+        else:
+            # settings that do not change the parameter layout may change
+            # between warm-started fits
+            self._network = self._build_model(self.n_features_in_, self.n_outputs_)
+            self._model_config = self._network.config()
+            if self.solver == "adam" and self._optimizer_state["v"] is None:
+                self._optimizer_state["v"] = np.zeros_like(self._params)
 
         early_stopping = (self.early_stopping or X_val is not None) and not incremental
+        self._ensure_stopping_state(early_stopping)
         if early_stopping:
-            if self.validation_scores_ is None:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
             if X_val is not None:
                 if y_val is None:
                     raise ValueError("X_val was given without y_val.")
@@ -287,11 +265,10 @@ class _BaseRNN(BaseEstimator):
                 check_target_length(X_val, y_val)
             else:
                 X, targets, X_val, y_val = self._validation_split(X, targets, rng)
-        elif self.best_loss_ is None:
-            self.best_loss_ = np.inf
 
-        self._run_epochs(X, targets, rng, 1 if incremental else self.max_iter,
-                         early_stopping, X_val, y_val, incremental)
+        data = _training.SequenceData(X, targets, per_step=self.return_sequences)
+        self._run_epochs(data, rng, 1 if incremental else self.max_iter, early_stopping,
+                         X_val, y_val, incremental)
         return self
 
     def _validation_split(self, X, targets, rng):
@@ -308,102 +285,45 @@ class _BaseRNN(BaseEstimator):
             test_size=n_val, stratify=stratify)
         return X_train, t_train, X_val, self._decode_targets(t_val)
 
-    def _run_epochs(self, X, targets, rng, n_epochs, early_stopping, X_val, y_val,
-                    incremental):
-        net = self._network
-        n_samples = X.shape[0]
-        batch_size = resolve_batch_size(self.batch_size, n_samples)
-        # One time-major copy per fit; minibatches are gathered from it with take.
-        X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
-        if self.return_sequences:
-            targets_tm = np.ascontiguousarray(np.swapaxes(targets, 0, 1))
-        else:
-            targets_tm = targets
-        weights = self._params[:net.n_decay]
-        # Data parallelism over the rows of each minibatch (see _threads).
-        max_parts = _threads.n_parts(batch_size)
-        part_grads = [self._grads] + [np.empty_like(self._grads) for _ in range(max_parts - 1)]
-        part_views = [net.views(g) for g in part_grads]
-        part_ws = [Workspace(net.dtype) for _ in range(max_parts)]
-        executor = ThreadPoolExecutor(max_parts - 1) if max_parts > 1 else None
-        blas_context = _threads.single_threaded_blas() if max_parts > 1 else nullcontext()
-        try:
-            with blas_context:
-                self._epoch_loop(X_tm, targets_tm, rng, n_epochs, batch_size, early_stopping,
-                                 X_val, y_val, incremental, weights, part_grads, part_views,
-                                 part_ws, executor)
-        finally:
-            if executor is not None:
-                executor.shutdown()
+    def _hyper(self):
+        return _training.Hyper(
+            solver=self.solver, learning_rate=self.learning_rate_init, alpha=self.alpha,
+            clip_grad_norm=0.0 if self.clip_grad_norm is None else float(self.clip_grad_norm),
+            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            momentum=self.momentum, nesterov=self.nesterovs_momentum)
+
+    def _run_epochs(self, data, rng, n_epochs, early_stopping, X_val, y_val, incremental):
+        batch_size = resolve_batch_size(self.batch_size, data.n_samples)
+        trainer = _training.Trainer(self._network, self._params, self._optimizer_state,
+                                    self._hyper(), batch_size)
+        with trainer:
+            self._epoch_loop(trainer, data, rng, n_epochs, early_stopping, X_val, y_val,
+                             incremental)
         if early_stopping and getattr(self, "_best_params", None) is not None:
             self._params[:] = self._best_params
             self._best_params = None
 
-    def _epoch_loop(self, X_tm, targets_tm, rng, n_epochs, batch_size, early_stopping,
-                    X_val, y_val, incremental, weights, part_grads, part_views, part_ws,
-                    executor):
-        net = self._network
-        n_samples = X_tm.shape[1]
-        loss_name = self._loss_name
-        clip = 0.0 if self.clip_grad_norm is None else float(self.clip_grad_norm)
+    def _epoch_loop(self, trainer, data, rng, n_epochs, early_stopping, X_val, y_val,
+                    incremental):
+        n_samples = data.n_samples
         order = np.arange(n_samples)
-
         for epoch in range(n_epochs):
             start_time = time.perf_counter()
-            snapshot = (self._params.copy(), self._moment1.copy(),
-                        None if self._moment2 is None else self._moment2.copy(),
-                        self._optimizer_steps)
+            snapshot = (self._params.copy(),
+                        _training.copy_optimizer_state(self._optimizer_state))
             if self.shuffle:
                 rng.shuffle(order)
-            total = 0.0
-            for start in range(0, n_samples, batch_size):
-                idx = order[start:start + batch_size]
-                B = idx.shape[0]
-                n_parts = min(len(part_ws), max(1, B // _threads.MIN_ROWS_PER_PART))
-                edges = _threads.split(B, n_parts)
-                parts = []
-                for p in range(n_parts):
-                    rows = idx[edges[p]:edges[p + 1]]
-                    X_part = np.take(X_tm, rows, axis=1)
-                    if self.return_sequences:
-                        t_part = np.take(targets_tm, rows, axis=1)
-                        t_part = t_part.reshape((-1,) + t_part.shape[2:])
-                    else:
-                        t_part = np.take(targets_tm, rows, axis=0)
-                    parts.append((X_part, t_part, part_ws[p], part_grads[p], part_views[p]))
-                if n_parts == 1:
-                    loss = net.loss_grad(self.coefs_, part_views[0], X_part, t_part,
-                                         part_ws[0], self.return_sequences, loss_name)
-                else:
-                    loss = net.loss_grad_parts(self.coefs_, self._grads, parts,
-                                               self.return_sequences, loss_name, executor)
-                l2 = self.alpha / B
-                if self.alpha > 0:
-                    loss += 0.5 * l2 * float(np.dot(weights, weights))
-                self._optimizer_steps += 1
-                if self.solver == "adam":
-                    _optim.adam_step(self._params, self._grads, self._moment1,
-                                     self._moment2, net.n_decay, l2, clip,
-                                     self.learning_rate_init, self.beta_1, self.beta_2,
-                                     self.epsilon, self._optimizer_steps)
-                else:
-                    _optim.sgd_step(self._params, self._grads, self._moment1, net.n_decay,
-                                    l2, clip, self.learning_rate_init, self.momentum,
-                                    self.nesterovs_momentum)
-                total += loss * B
-            epoch_loss = total / n_samples
+            epoch_loss = trainer.epoch(data, order)
 
             if not np.isfinite(epoch_loss):
-                self._params[:], self._moment1[:] = snapshot[0], snapshot[1]
-                if snapshot[2] is not None:
-                    self._moment2[:] = snapshot[2]
-                self._optimizer_steps = snapshot[3]
+                self._params[:] = snapshot[0]
+                self._optimizer_state.update(snapshot[1])
                 warnings.warn(
                     f"Training diverged in epoch {self.n_iter_ + 1}: the loss became "
                     f"non-finite. The parameters were restored to the end of epoch "
                     f"{self.n_iter_} and training stopped. Lower learning_rate_init, "
                     f"keep clip_grad_norm set (it is {self.clip_grad_norm}), or scale "
-                    "the inputs and targets.", RuntimeWarning, stacklevel=3)
+                    "the inputs and targets.", RuntimeWarning, stacklevel=4)
                 break
 
             self.n_iter_ += 1

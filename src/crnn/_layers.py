@@ -1,19 +1,20 @@
-"""Adapters between NumPy arrays and the compiled cell kernels.
+"""NumPy-facing adapters over the timestep driver (``_recurrent``).
 
-Each cell class runs one recurrent layer forward or backward over a batch of
-time-major sequences ``X`` of shape (n_steps, batch, n_in), the training
-passes, and ``infer`` over batch-first sequences (batch, n_steps, n_in), the
-predict pass, which keeps nothing for a backward pass. Caches and scratch
-arrays come from a :class:`Workspace`, so a training loop allocates them
-once per fit instead of once per minibatch. Callers (``crnn.ops``, the
-training glue and predict) validate shapes and dtypes; these adapters do
-not.
+One adapter serves every cell: it picks the buffers the cell's caches need
+(``_spec`` says which cell has which), hands them to the driver and stacks
+layers, in both directions when a layer dict also holds the ``_reverse``
+parameters. Training passes work on packed minibatches (see
+:class:`Packing` and the design note of ``_recurrent.pyx``); the inference
+pass reads batch-first sequences in place. Caches and scratch arrays come
+from a :class:`Workspace`, so a training loop allocates them once per fit
+instead of once per minibatch. Callers (``crnn.ops``, the model and the
+training layer) validate shapes and dtypes; these adapters do not.
 """
 import numpy as np
 
-from crnn import _gru_cell, _lstm_cell, _rnn_cell
+from crnn import _recurrent, _spec
 
-ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
+REVERSE_SUFFIX = "_reverse"
 
 
 class Workspace:
@@ -44,279 +45,405 @@ class Workspace:
         return out
 
 
-def _set_initial(states, state0):
-    """Write the initial state (zeros if None) into row 0 of a (T + 1, B, H) buffer."""
-    if state0 is None:
-        states[0].fill(0)
-    else:
-        states[0] = state0
+class Packing:
+    """Where the rows of a packed minibatch are (PyTorch's PackedSequence).
 
+    The B sequences are sorted by length, longest first; step t holds the
+    ``batch_sizes[t]`` sequences longer than t (a prefix of the sorted
+    rows), and the rows of all steps are concatenated time-major, so a
+    packed array has ``n_rows = lengths.sum()`` rows.
 
-def _concat_inference(p, X, ws, key):
-    """Operands of the rnn/lstm inference kernels' single [x_t, h_{t-1}] GEMM.
-
-    Returns ``W_cat`` = [W_ih | W_hh] (G*H, I + H), ``bias`` = b_ih + b_hh
-    and the (batch, I + H) row buffer ``xh`` with h_0 = 0 in its last H
-    columns.
+    Parameters
+    ----------
+    lengths : array-like of int of shape (B,)
+        Lengths of the sorted sequences, non-increasing, each >= 1.
     """
-    W_ih, W_hh = p["W_ih"], p["W_hh"]
-    n_in, n_hidden = W_ih.shape[1], W_hh.shape[1]
-    W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + n_hidden))
-    W_cat[:, :n_in] = W_ih
-    W_cat[:, n_in:] = W_hh
-    bias = ws.get(("bias", key), p["b_ih"].shape)
-    np.add(p["b_ih"], p["b_hh"], out=bias)
-    xh = ws.get(("xh", key), (X.shape[0], n_in + n_hidden))
-    xh[:, n_in:] = 0
-    return W_cat, bias, xh
+
+    def __init__(self, lengths):
+        self.lengths = np.ascontiguousarray(lengths, dtype=np.intp)
+        n_steps = int(self.lengths[0])
+        if self.lengths[-1] == n_steps:
+            self.batch_sizes = np.full(n_steps, self.lengths.shape[0], dtype=np.intp)
+        else:
+            # lengths are sorted descending: bs_t = #(lengths > t)
+            self.batch_sizes = np.searchsorted(-self.lengths, -np.arange(n_steps),
+                                               side="left").astype(np.intp)
+        self.n_rows = int(self.lengths.sum())
+        self.uniform = bool(self.lengths[-1] == n_steps)
+
+    @classmethod
+    def uniform_lengths(cls, n_steps, batch):
+        """Packing of B sequences of one length (time-major (T, B) rows)."""
+        return cls(np.full(batch, n_steps, dtype=np.intp))
+
+    @property
+    def batch(self):
+        return self.lengths.shape[0]
+
+    @property
+    def n_steps(self):
+        return self.batch_sizes.shape[0]
+
+    def time_major_index(self):
+        """(t, b) of every packed row, in packed order."""
+        mask = self.lengths[np.newaxis, :] > np.arange(self.n_steps)[:, np.newaxis]
+        return np.nonzero(mask)
+
+
+def directions(layer):
+    """1 for a one-directional layer dict, 2 when it also holds ``_reverse`` weights."""
+    return 2 if "W_hh" + REVERSE_SUFFIX in layer else 1
+
+
+def direction_params(layer, reverse):
+    """(W_ih, W_hh, b_ih, b_hh) of one direction of a layer dict."""
+    suffix = REVERSE_SUFFIX if reverse else ""
+    return tuple(layer[name + suffix] for name in _spec.PARAM_NAMES)
 
 
 class LayerCache:
-    """What one layer's forward pass keeps for its backward pass.
+    """What one direction of one layer's forward pass keeps for backward.
 
     Attributes
     ----------
-    H_all : ndarray of shape (n_steps + 1, batch, n_hidden)
-        ``H_all[0]`` is the initial state h_0, ``H_all[t]`` is h_t.
-    C_all : ndarray of shape (n_steps + 1, batch, n_hidden) or None
-        LSTM cell states, laid out like ``H_all``.
-    extra : dict
-        Cell-specific caches (gate activations).
+    gates : ndarray of shape (n_rows, G*H)
+        Activated gates (the vanilla cell: h_t).
+    H_prev : ndarray of shape (n_rows, H)
+        The state that entered each row's step.
+    C_prev, extra : ndarray of shape (n_rows, H) or None
+        LSTM: c entering the step and tanh(c_t); GRU: ``extra`` is
+        W_hn h_{t-1} + b_hn.
+    h_n, c_n : ndarray of shape (B, H)
+        Final states (sorted rows); ``c_n`` None but for the LSTM.
     """
 
-    def __init__(self, H_all, C_all=None, **extra):
-        self.H_all = H_all
-        self.C_all = C_all
+    def __init__(self, gates, H_prev, C_prev, extra, h_n, c_n):
+        self.gates = gates
+        self.H_prev = H_prev
+        self.C_prev = C_prev
         self.extra = extra
+        self.h_n = h_n
+        self.c_n = c_n
 
 
-class RNNCell:
-    """Vanilla (Elman) cell: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
-
-    name = "rnn"
-    n_gates = 1
-    has_cell_state = False
-
-    def forward(self, p, X, h0, c0, ws, key, activation):
-        n_steps, batch, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
-        _set_initial(H_all, h0)
-        _rnn_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X, H_all,
-                          ACTIVATIONS[activation])
-        return LayerCache(H_all)
-
-    def backward(self, p, grads, X, cache, dH, dh_n, dc_n, dX, ws, key, activation):
-        n_steps, batch, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        delta = ws.get(("delta", key), (n_steps, batch, n_hidden))
-        dh0 = ws.get(("dh0", key), (batch, n_hidden))
-        _rnn_cell.backward(p["W_ih"], p["W_hh"], X, cache.H_all, dH, dh_n, delta,
-                           grads["W_ih"], grads["W_hh"], grads["b_ih"], grads["b_hh"],
-                           dX, dh0, ACTIVATIONS[activation])
-        return dh0, None
-
-    def infer(self, p, X, ws, key, activation, H_seq):
-        batch, n_steps, n_in = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        W_cat, bias, xh = _concat_inference(p, X, ws, key)
-        z = ws.get("z", (batch, n_hidden))
-        _rnn_cell.infer(W_cat, bias, X, xh, z, H_seq, ACTIVATIONS[activation])
-        return np.ascontiguousarray(xh[:, n_in:])
-
-
-class LSTMCell:
-    """LSTM cell, gates i, f, g, o: ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
-
-    The cache holds ``H_all``, ``C_all`` (``C_all[0]`` = c_0) and, in
-    ``extra``, ``gates`` (n_steps, batch, 4 * n_hidden), the post-activation
-    gates, and ``tanh_c`` (n_steps, batch, n_hidden) = tanh(c_t).
-    ``activation`` is ignored (the gate nonlinearities are fixed).
-    """
-
-    name = "lstm"
-    n_gates = 4
-    has_cell_state = True
-
-    def forward(self, p, X, h0, c0, ws, key, activation):
-        n_steps, batch, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
-        C_all = ws.get(("C_all", key), (n_steps + 1, batch, n_hidden))
-        gates = ws.get(("gates", key), (n_steps, batch, 4 * n_hidden))
-        tanh_c = ws.get(("tanh_c", key), (n_steps, batch, n_hidden))
-        _set_initial(H_all, h0)
-        _set_initial(C_all, c0)
-        _lstm_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X,
-                           H_all, C_all, gates, tanh_c)
-        return LayerCache(H_all, C_all, gates=gates, tanh_c=tanh_c)
-
-    def backward(self, p, grads, X, cache, dH, dh_n, dc_n, dX, ws, key, activation):
-        n_steps, batch, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        delta = ws.get(("delta", key), (n_steps, batch, 4 * n_hidden))
-        dh0 = ws.get(("dh0", key), (batch, n_hidden))
-        dc0 = ws.get(("dc0", key), (batch, n_hidden))
-        _lstm_cell.backward(p["W_ih"], p["W_hh"], X, cache.H_all, cache.C_all,
-                            cache.extra["gates"], cache.extra["tanh_c"], dH, dh_n, dc_n,
-                            delta, grads["W_ih"], grads["W_hh"], grads["b_ih"],
-                            grads["b_hh"], dX, dh0, dc0)
-        return dh0, dc0
-
-    def infer(self, p, X, ws, key, activation, H_seq):
-        batch, n_steps, n_in = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        W_cat, bias, xh = _concat_inference(p, X, ws, key)
-        c = ws.zeros(("c", key), (batch, n_hidden))
-        gates = ws.get("gates", (batch, 4 * n_hidden))
-        _lstm_cell.infer(W_cat, bias, X, xh, c, gates, H_seq)
-        return np.ascontiguousarray(xh[:, n_in:])
-
-
-class GRUCell:
-    """GRU cell, gates r, z, n: ``h_t = (1 - z) * n + z * h_{t-1}``.
-
-    The cache holds ``H_all`` and, in ``extra``, ``gates`` (n_steps, batch,
-    3 * n_hidden), the post-activation r, z, n, and ``hn`` (n_steps, batch,
-    n_hidden) = W_hn h_{t-1} + b_hn. ``activation`` is ignored.
-    """
-
-    name = "gru"
-    n_gates = 3
-    has_cell_state = False
-
-    def forward(self, p, X, h0, c0, ws, key, activation):
-        n_steps, batch, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        H_all = ws.get(("H_all", key), (n_steps + 1, batch, n_hidden))
-        gates = ws.get(("gates", key), (n_steps, batch, 3 * n_hidden))
-        hn = ws.get(("hn", key), (n_steps, batch, n_hidden))
-        hh = ws.get("hh", (batch, 3 * n_hidden))
-        _set_initial(H_all, h0)
-        _gru_cell.forward(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X,
-                          H_all, gates, hn, hh)
-        return LayerCache(H_all, gates=gates, hn=hn)
-
-    def backward(self, p, grads, X, cache, dH, dh_n, dc_n, dX, ws, key, activation):
-        n_steps, batch, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        # Columns [dr, dz, dn * r, dn]: recurrent-side and input-side deltas.
-        delta = ws.get(("delta", key), (n_steps, batch, 4 * n_hidden))
-        dh0 = ws.get(("dh0", key), (batch, n_hidden))
-        _gru_cell.backward(p["W_ih"], p["W_hh"], X, cache.H_all, cache.extra["gates"],
-                           cache.extra["hn"], dH, dh_n, delta, grads["W_ih"],
-                           grads["W_hh"], grads["b_ih"], grads["b_hh"], dX, dh0)
-        return dh0, None
-
-    def infer(self, p, X, ws, key, activation, H_seq):
-        batch, n_steps, _ = X.shape
-        n_hidden = p["W_hh"].shape[1]
-        h = ws.zeros(("h", key), (batch, n_hidden))
-        gx = ws.get("gx", (batch, 3 * n_hidden))
-        hh = ws.get("hh", (batch, 3 * n_hidden))
-        _gru_cell.infer(p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], X, h, gx, hh, H_seq)
-        return h
-
-
-CELLS = {"rnn": RNNCell(), "lstm": LSTMCell(), "gru": GRUCell()}
-
-# An empty array tells a kernel to skip an optional output: dX of the first
-# layer in training, the state sequence of the top layer in inference.
+_EMPTY = {np.dtype(np.float32): np.empty((0, 0), np.float32),
+          np.dtype(np.float64): np.empty((0, 0), np.float64)}
+_EMPTY_1D = {np.dtype(np.float32): np.empty(0, np.float32),
+             np.dtype(np.float64): np.empty(0, np.float64)}
+# An empty (0, 0, 0) array tells ``infer`` not to write the state sequence.
 SKIP_OUTPUT = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
                np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
 
 
-def stack_forward(cell, layers, X, h0, c0, ws, activation):
-    """Run stacked layers forward on time-major ``X`` (n_steps, batch, n_features).
+def _state(ws, key, shape, value):
+    """A workspace buffer holding ``value`` (zeros if None)."""
+    if value is None:
+        return ws.zeros(key, shape)
+    out = ws.get(key, shape)
+    out[...] = value
+    return out
 
-    Returns the list of per-layer caches; the top layer's outputs are
-    ``caches[-1].H_all[1:]``.
+
+def layer_forward(cell, activation, params, X, packing, h0, c0, ws, key, reverse,
+                  H_out, out_col):
+    """One direction of one layer over packed rows ``X`` (n_rows, I).
+
+    ``h0``/``c0`` are (B, H) in sorted row order or None (zeros); the
+    outputs go to columns ``out_col:out_col + H`` of ``H_out``.
     """
-    impl = CELLS[cell]
-    caches = []
+    W_ih, W_hh, b_ih, b_hh = params
+    n_rows, batch = X.shape[0], packing.batch
+    n_hidden = W_hh.shape[1]
+    n_gates = W_hh.shape[0]
+    dtype = X.dtype
+    empty = _EMPTY[dtype]
+    lstm, gru = cell == "lstm", cell == "gru"
+    h_cur = _state(ws, ("h", key), (batch, n_hidden), h0)
+    c_cur = _state(ws, ("c", key), (batch, n_hidden), c0) if lstm else empty
+    gates = ws.get(("gates", key), (n_rows, n_gates))
+    H_prev = ws.get(("H_prev", key), (n_rows, n_hidden))
+    C_prev = ws.get(("C_prev", key), (n_rows, n_hidden)) if lstm else empty
+    extra = ws.get(("extra", key), (n_rows, n_hidden)) if (lstm or gru) else empty
+    hh = ws.get("hh", (batch, n_gates)) if gru else empty
+    _recurrent.forward(_spec.cell_code(cell), _spec.activation_code(activation),
+                       W_ih, W_hh, b_ih, b_hh, X, packing.batch_sizes, reverse,
+                       h_cur, c_cur, gates, H_prev, C_prev, extra, hh, H_out, out_col)
+    return LayerCache(gates, H_prev, C_prev if lstm else None, extra if (lstm or gru) else None,
+                      h_cur, c_cur if lstm else None)
+
+
+def layer_backward(cell, activation, params, grads, X, packing, cache, dH, dH_col, dh_n, dc_n,
+                   dX, dX_accumulate, ws, key, reverse, truncate):
+    """Backward of one direction of one layer; returns (dh_0, dc_0) in sorted row order.
+
+    ``grads`` is the (dW_ih, dW_hh, db_ih, db_hh) tuple of output arrays;
+    ``dH`` (n_rows, W) holds dL/dh_t of this direction in columns
+    ``dH_col:dH_col + H``; ``dX`` (n_rows, I) is set (or, with
+    ``dX_accumulate``, added to), or skipped when empty.
+    """
+    W_ih, W_hh = params[0], params[1]
+    n_rows, batch = X.shape[0], packing.batch
+    n_hidden = W_hh.shape[1]
+    n_gates = W_hh.shape[0]
+    empty = _EMPTY[X.dtype]
+    lstm, gru = cell == "lstm", cell == "gru"
+    dh_cur = _state(ws, ("dh", key), (batch, n_hidden), dh_n)
+    dc_cur = _state(ws, ("dc", key), (batch, n_hidden), dc_n) if lstm else empty
+    # the GRU's delta rows are [dr, dz, dn * r, dn] (see _recurrent.pyx)
+    n_delta = 4 * n_hidden if gru else n_gates
+    delta = ws.get(("delta", key), (n_rows, n_delta))
+    _recurrent.backward(_spec.cell_code(cell), _spec.activation_code(activation),
+                        W_ih, W_hh, X, packing.batch_sizes, packing.lengths, reverse,
+                        int(truncate or 0), cache.gates, cache.H_prev,
+                        cache.C_prev if lstm else empty,
+                        cache.extra if (lstm or gru) else empty,
+                        dH, dH_col, dh_cur, dc_cur, delta, *grads, dX, dX_accumulate)
+    return dh_cur, (dc_cur if lstm else None)
+
+
+class StackCache:
+    """The forward pass of a stack, as its backward pass needs it.
+
+    Attributes
+    ----------
+    inputs : list of ndarray
+        Packed input of each layer (after dropout for layers above the first).
+    outputs : list of ndarray of shape (n_rows, D*H_k)
+        Packed output of each layer, both directions side by side.
+    layers : list of list of LayerCache
+        One cache per direction of each layer.
+    """
+
+    def __init__(self, inputs, outputs, layers):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.layers = layers
+
+    @property
+    def output(self):
+        return self.outputs[-1]
+
+    def final_states(self):
+        """Per layer, (h_n, c_n) of shape (B, D*H_k), forward then reverse."""
+        h_n, c_n = [], []
+        for caches in self.layers:
+            h_n.append(np.concatenate([c.h_n for c in caches], axis=1)
+                       if len(caches) > 1 else caches[0].h_n)
+            if caches[0].c_n is not None:
+                c_n.append(np.concatenate([c.c_n for c in caches], axis=1)
+                           if len(caches) > 1 else caches[0].c_n)
+            else:
+                c_n.append(None)
+        return h_n, c_n
+
+
+def _split_state(state, n_dir, n_hidden, d):
+    if state is None:
+        return None
+    return state if n_dir == 1 else state[:, d * n_hidden:(d + 1) * n_hidden]
+
+
+def stack_forward(cell, layers, X, packing, ws, activation, h0=None, c0=None,
+                  dropout_masks=None):
+    """Run stacked layers forward on packed ``X`` (n_rows, n_features).
+
+    Parameters
+    ----------
+    layers : list of dict
+        SPEC 3 parameter dicts; a dict with ``_reverse`` entries is bidirectional.
+    h0, c0 : list of (ndarray of shape (B, D*H_k) or None) or None
+        Initial states per layer, in sorted row order; None means zeros.
+    dropout_masks : list of ndarray or None
+        Per layer below the top, a packed (n_rows, D*H_k) array of 0 and
+        1 / (1 - p) that multiplies the layer's output before the next layer.
+
+    Returns
+    -------
+    cache : StackCache
+    """
     inputs = X
+    stack_inputs, outputs, caches = [], [], []
+    n_layers = len(layers)
     for k, p in enumerate(layers):
-        cache = impl.forward(p, inputs, None if h0 is None else h0[k],
-                             None if c0 is None else c0[k], ws, k, activation)
-        caches.append(cache)
-        inputs = cache.H_all[1:]
-    return caches
+        n_hidden = p["W_hh"].shape[1]
+        n_dir = directions(p)
+        H_out = ws.get(("H_out", k), (packing.n_rows, n_dir * n_hidden))
+        layer_caches = []
+        for d in range(n_dir):
+            layer_caches.append(layer_forward(
+                cell, activation, direction_params(p, d == 1), inputs, packing,
+                _split_state(None if h0 is None else h0[k], n_dir, n_hidden, d),
+                _split_state(None if c0 is None else c0[k], n_dir, n_hidden, d),
+                ws, (k, d), d == 1, H_out, d * n_hidden))
+        stack_inputs.append(inputs)
+        outputs.append(H_out)
+        caches.append(layer_caches)
+        if dropout_masks is not None and k < n_layers - 1 and dropout_masks[k] is not None:
+            inputs = np.multiply(H_out, dropout_masks[k],
+                                 out=ws.get(("dropped", k), H_out.shape))
+        else:
+            inputs = H_out
+    return StackCache(stack_inputs, outputs, caches)
 
 
-def stack_backward(cell, layers, grads, X, caches, dH_top, dh_n, dc_n, ws,
-                   activation, need_dX=False):
+def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, activation,
+                   need_dX=False, truncate=None, dropout_masks=None):
     """Backpropagate through stacked layers.
 
     Parameters
     ----------
-    dH_top : ndarray of shape (n_steps, batch, H_last)
-        dL/dh_t of the top layer's outputs at every step.
-    dh_n, dc_n : list of ndarray of shape (batch, H_k) or None
+    grads : list of dict
+        Output gradient dicts, one per layer, keyed like ``layers``.
+    dH_top : ndarray of shape (n_rows, D*H_last) or None
+        dL/dh_t of the top layer's outputs at every packed row; None means zero.
+    dh_n, dc_n : list of (ndarray of shape (B, D*H_k) or None) or None
         dL/d(final states) per layer; None means zero.
 
     Returns
     -------
-    dX : ndarray of shape (n_steps, batch, n_features) or None
-    dh0, dc0 : list of ndarray (dc0 entries None unless LSTM)
+    dX : ndarray of shape (n_rows, n_features) or None
+    dh0, dc0 : list of ndarray of shape (B, D*H_k) (dc0 entries None unless LSTM)
     """
-    impl = CELLS[cell]
-    n_steps, batch, _ = X.shape
-    dtype = X.dtype
+    n_rows = packing.n_rows
+    dtype = cache.inputs[0].dtype
+    n_layers = len(layers)
+    if dH_top is None:
+        top = layers[-1]
+        dH_top = ws.zeros("dH_top", (n_rows, directions(top) * top["W_hh"].shape[1]))
     dH = dH_top
-    dh0s, dc0s = [None] * len(layers), [None] * len(layers)
+    dh0s, dc0s = [None] * n_layers, [None] * n_layers
     dX = None
-    for k in range(len(layers) - 1, -1, -1):
-        p = layers[k]
+    for k in range(n_layers - 1, -1, -1):
+        p, g = layers[k], grads[k]
         n_hidden = p["W_hh"].shape[1]
-        inputs = X if k == 0 else caches[k - 1].H_all[1:]
+        n_dir = directions(p)
+        inputs = cache.inputs[k]
         if k > 0:
             dX_k = ws.get(("dX", k), inputs.shape)
         elif need_dX:
             dX_k = np.empty(inputs.shape, dtype)
         else:
-            dX_k = SKIP_OUTPUT[dtype]
-        dh_k = dh_n[k] if dh_n is not None and dh_n[k] is not None else \
-            ws.zeros(("zero_h", k), (batch, n_hidden))
-        dc_k = None
-        if impl.has_cell_state:
-            dc_k = dc_n[k] if dc_n is not None and dc_n[k] is not None else \
-                ws.zeros(("zero_c", k), (batch, n_hidden))
-        dh0s[k], dc0s[k] = impl.backward(p, grads[k], inputs, caches[k], dH, dh_k, dc_k,
-                                         dX_k, ws, k, activation)
+            dX_k = _EMPTY[dtype]
+        h_parts, c_parts = [], []
+        for d in range(n_dir):
+            reverse = d == 1
+            dh0, dc0 = layer_backward(
+                cell, activation, direction_params(p, reverse), direction_params(g, reverse),
+                inputs, packing, cache.layers[k][d], dH, d * n_hidden,
+                _split_state(None if dh_n is None else dh_n[k], n_dir, n_hidden, d),
+                _split_state(None if dc_n is None else dc_n[k], n_dir, n_hidden, d),
+                dX_k, d == 1, ws, (k, d), reverse, truncate)
+            h_parts.append(dh0)
+            c_parts.append(dc0)
+        dh0s[k] = h_parts[0] if n_dir == 1 else np.concatenate(h_parts, axis=1)
+        if c_parts[0] is not None:
+            dc0s[k] = c_parts[0] if n_dir == 1 else np.concatenate(c_parts, axis=1)
+        if k > 0 and dropout_masks is not None and dropout_masks[k - 1] is not None:
+            np.multiply(dX_k, dropout_masks[k - 1], out=dX_k)
         dH = dX_k
         if k == 0 and need_dX:
             dX = dX_k
     return dX, dh0s, dc0s
 
 
-def stack_infer(cell, layers, X, ws, activation, return_sequences):
-    """Inference through stacked layers from zero initial states.
+def _concat_inference(params, n_in, batch, ws, key):
+    """Operands of the vanilla/LSTM inference GEMM: ``W_cat`` = [W_ih | W_hh]
+    (G*H, I + H) and ``bias`` = b_ih + b_hh."""
+    W_ih, W_hh, b_ih, b_hh = params
+    n_hidden = W_hh.shape[1]
+    W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + n_hidden))
+    W_cat[:, :n_in] = W_ih
+    W_cat[:, n_in:] = W_hh
+    bias = ws.get(("bias", key), b_ih.shape)
+    np.add(b_ih, b_hh, out=bias)
+    return W_cat, bias
 
-    Unlike the training passes this works on batch-first ``X`` (batch,
-    n_steps, n_features), the layout users pass to ``predict``, so no
-    transposed copy is made. Nothing is kept for a backward pass; only the
-    layers below the top and, with ``return_sequences``, the top layer write
-    their states at every step.
+
+def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
+                h0=None, c0=None, final_states=False):
+    """Inference through stacked layers, nothing kept for a backward pass.
+
+    Unlike the training passes this works on batch-first ``X`` (N, T,
+    n_features), the layout users pass to ``predict``, so no packed copy is
+    made. Only the layers below the top and, with ``return_sequences``, the
+    top layer write their states at every step.
+
+    Parameters
+    ----------
+    lengths : ndarray of int of shape (N,) or None
+        Valid steps of each sequence (None: all T); steps past a
+        sequence's length are never read, and with ``return_sequences``
+        the output there is zero.
+    h0, c0 : list of (ndarray of shape (N, D*H_k) or None) or None
+        Initial states per layer (rows in X's order); None means zeros.
+    final_states : bool
+        Also return every layer's final states.
 
     Returns
     -------
-    H : ndarray of shape (batch, H_last) or (batch, n_steps, H_last)
-        The top layer's final state, or its state at every step. It may be
-        a view into ``ws``: valid until the workspace is used again.
+    H : ndarray of shape (N, D*H_last) or (N, T, D*H_last)
+        The top layer's final state(s) (forward state at the last valid
+        step, reverse state at step 0), or its output at every step. It may
+        be a view into ``ws``: valid until the workspace is used again.
+    h_n, c_n : list of ndarray of shape (N, D*H_k)
+        Only with ``final_states``; ``c_n`` entries are None but for the LSTM.
     """
-    impl = CELLS[cell]
-    batch, n_steps, _ = X.shape
+    n_samples, n_steps, _ = X.shape
+    dtype = X.dtype
+    empty = _EMPTY[dtype]
+    if lengths is None or np.all(lengths == n_steps):
+        order = np.arange(n_samples, dtype=np.intp)
+        packing = Packing.uniform_lengths(n_steps, n_samples)
+    else:
+        order = np.argsort(-lengths, kind="stable").astype(np.intp)
+        packing = Packing(lengths[order])
+    code, act = _spec.cell_code(cell), _spec.activation_code(activation)
+    lstm, gru = cell == "lstm", cell == "gru"
     inputs = X
     out = None
+    h_n, c_n = [], []
+    n_layers = len(layers)
     for k, p in enumerate(layers):
         n_hidden = p["W_hh"].shape[1]
-        top = k == len(layers) - 1
-        if top and not return_sequences:
-            H_seq = SKIP_OUTPUT[X.dtype]
-        else:
+        n_gates = p["W_hh"].shape[0]
+        n_dir = directions(p)
+        n_in = inputs.shape[2]
+        top = k == n_layers - 1
+        keep = not top or return_sequences
+        if keep:
             # two alternating buffers: layer k reads layer k - 1's states
-            H_seq = ws.get(("H_seq", k % 2), (batch, n_steps, n_hidden))
-        h_n = impl.infer(p, inputs, ws, k, activation, H_seq)
-        out = H_seq if (top and return_sequences) else h_n
+            H_seq = ws.get(("H_seq", k % 2), (n_samples, n_steps, n_dir * n_hidden))
+            if not packing.uniform:
+                H_seq.fill(0)
+        else:
+            H_seq = SKIP_OUTPUT[dtype]
+        h_layer = np.empty((n_samples, n_dir * n_hidden), dtype)
+        c_layer = np.empty((n_samples, n_dir * n_hidden), dtype) if lstm else None
+        for d in range(n_dir):
+            params = direction_params(p, d == 1)
+            cols = slice(d * n_hidden, (d + 1) * n_hidden)
+            xh = ws.get(("xh", d), (n_samples, n_in + n_hidden))
+            xh[:, n_in:] = 0 if (h0 is None or h0[k] is None) else h0[k][order, cols]
+            c = empty
+            if lstm:
+                c = ws.get(("c", d), (n_samples, n_hidden))
+                c[...] = 0 if (c0 is None or c0[k] is None) else c0[k][order, cols]
+            proj = ws.get("proj", (n_samples, n_gates))
+            if gru:
+                W_cat, bias, hh = empty, _EMPTY_1D[dtype], ws.get("hh", (n_samples, n_gates))
+            else:
+                W_cat, bias = _concat_inference(params, n_in, n_samples, ws, (k, d))
+                hh = empty
+            _recurrent.infer(code, act, *params, W_cat, bias, inputs, order,
+                             packing.batch_sizes, d == 1, xh, c, proj, hh, H_seq,
+                             d * n_hidden)
+            h_layer[order, cols] = xh[:, n_in:]
+            if lstm:
+                c_layer[order, cols] = c
+        h_n.append(h_layer)
+        c_n.append(c_layer)
+        out = H_seq if (top and return_sequences) else h_layer
         inputs = H_seq
+    if final_states:
+        return out, h_n, c_n
     return out

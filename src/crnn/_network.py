@@ -1,18 +1,19 @@
-"""Stacked recurrent layers plus a linear readout over one flat parameter buffer.
+"""Stacked recurrent layers plus a linear readout: the RNN estimators' model.
 
-Training glue between the estimators and the kernels: the parameter layout,
-initialisation, and one minibatch's loss and gradient. Every parameter lives
-in one flat contiguous array so that the fused optimizer (``_optim``) updates
-the whole network in one pass; the per-layer arrays are views into it. All
-weight matrices come first and all biases after, so the L2 penalty (weights
-only) covers the prefix ``flat[:n_decay]``.
+Every parameter lives in one flat contiguous array so that the fused
+optimizer (``_optim``) updates the whole network in one pass; the per-layer
+arrays are views into it. All weight matrices come first and all biases
+after, so the L2 penalty (weights only) covers the prefix ``flat[:n_decay]``.
 """
 import numpy as np
 
-from crnn import _blas, _layers
+from crnn import _blas, _layers, _spec
+from crnn._model import Model
+
+LOSSES = ("squared", "log")
 
 
-class RecurrentNetwork:
+class RecurrentNetwork(Model):
     """Parameter layout and minibatch passes of a stacked recurrent network.
 
     Parameters
@@ -28,23 +29,38 @@ class RecurrentNetwork:
         Vanilla cell nonlinearity (ignored by lstm and gru).
     dtype : numpy dtype
         float32 or float64; every buffer uses it.
+    return_sequences : bool, default=False
+        Read out every step (True) or each sequence's final state.
+    loss : {"squared", "log"}, default="squared"
+        Squared error halved and averaged over every predicted element, or
+        softmax cross-entropy averaged over every predicted row.
+    bidirectional : bool, default=False
+        Every layer also runs in reverse; its outputs are [forward, reverse].
     """
 
-    def __init__(self, cell, n_features, hidden_sizes, n_outputs, activation, dtype):
+    def __init__(self, cell, n_features, hidden_sizes, n_outputs, activation, dtype,
+                 return_sequences=False, loss="squared", bidirectional=False):
         self.cell = cell
         self.n_features = int(n_features)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.n_outputs = int(n_outputs)
         self.activation = activation
         self.dtype = np.dtype(dtype)
-        G = _layers.CELLS[cell].n_gates
+        self.return_sequences = bool(return_sequences)
+        self.loss = loss
+        self.bidirectional = bool(bidirectional)
+        G = _spec.N_GATES[cell]
+        suffixes = ("", _layers.REVERSE_SUFFIX) if self.bidirectional else ("",)
         weights, biases = [], []
         n_in = self.n_features
         for k, H in enumerate(self.hidden_sizes):
-            weights += [(k, "W_ih", (G * H, n_in)), (k, "W_hh", (G * H, H))]
-            biases += [(k, "b_ih", (G * H,)), (k, "b_hh", (G * H,))]
-            n_in = H
+            for suffix in suffixes:
+                weights += [(k, "W_ih" + suffix, (G * H, n_in)),
+                            (k, "W_hh" + suffix, (G * H, H))]
+                biases += [(k, "b_ih" + suffix, (G * H,)), (k, "b_hh" + suffix, (G * H,))]
+            n_in = len(suffixes) * H
         L = len(self.hidden_sizes)
+        self.n_top = n_in
         weights.append((L, "W_out", (self.n_outputs, n_in)))
         biases.append((L, "b_out", (self.n_outputs,)))
         self._slots = []
@@ -57,6 +73,19 @@ class RecurrentNetwork:
                 self.n_decay = offset
         self.n_params = offset
 
+    def config(self):
+        """The constructor's arguments as plain builtins (what a pickle keeps)."""
+        return {"cell": self.cell, "n_features": self.n_features,
+                "hidden_sizes": list(self.hidden_sizes), "n_outputs": self.n_outputs,
+                "activation": self.activation, "dtype": self.dtype.name,
+                "return_sequences": self.return_sequences, "loss": self.loss,
+                "bidirectional": self.bidirectional}
+
+    @classmethod
+    def from_config(cls, config):
+        """The network :meth:`config` describes."""
+        return cls(**config)
+
     def views(self, flat):
         """Split the flat buffer into SPEC 3 dicts (views, not copies).
 
@@ -64,7 +93,8 @@ class RecurrentNetwork:
         -------
         coefs : list of dict
             One dict per recurrent layer (``W_ih``, ``W_hh``, ``b_ih``,
-            ``b_hh``) followed by the readout dict (``W_out``, ``b_out``).
+            ``b_hh``, and their ``_reverse`` twins when bidirectional)
+            followed by the readout dict (``W_out``, ``b_out``).
         """
         coefs = [{} for _ in range(len(self.hidden_sizes) + 1)]
         for k, name, shape, offset, size in self._slots:
@@ -92,36 +122,11 @@ class RecurrentNetwork:
             coefs[k][name][...] = rng.uniform(-bound, bound, size=shape)
         if self.cell == "lstm":
             for k, H in enumerate(self.hidden_sizes):
-                coefs[k]["b_ih"][H:2 * H] = forget_bias
-                coefs[k]["b_hh"][H:2 * H] = 0
+                for name in [n for n in coefs[k] if n.startswith("b_ih")]:
+                    coefs[k][name][H:2 * H] = forget_bias
+                for name in [n for n in coefs[k] if n.startswith("b_hh")]:
+                    coefs[k][name][H:2 * H] = 0
         return flat
-
-    def forward(self, coefs, X, ws):
-        """Forward pass of the recurrent stack on time-major X (T, B, I)."""
-        return _layers.stack_forward(self.cell, coefs[:-1], X, None, None, ws,
-                                     self.activation)
-
-    def readout_input(self, caches, return_sequences):
-        """Top-layer states the readout reads: (B, H) or (T*B, H)."""
-        H_all = caches[-1].H_all
-        if return_sequences:
-            return H_all[1:].reshape(-1, H_all.shape[2])
-        return H_all[-1]
-
-    def predict_raw(self, coefs, X, ws, return_sequences):
-        """Readout values (regression outputs or logits) on batch-first X (B, T, I).
-
-        Returns
-        -------
-        out : ndarray of shape (B, n_outputs) or (B * T, n_outputs)
-            With ``return_sequences`` rows are batch-major (sample b, step t
-            at row ``b * T + t``).
-        """
-        H = _layers.stack_infer(self.cell, coefs[:-1], X, ws, self.activation,
-                                return_sequences)
-        if return_sequences:
-            H = H.reshape(-1, H.shape[2])
-        return self._readout(coefs[-1], H, np.empty((H.shape[0], self.n_outputs), self.dtype))
 
     @staticmethod
     def _readout(readout, H, out):
@@ -132,97 +137,76 @@ class RecurrentNetwork:
         out += readout["b_out"]
         return out
 
-    def loss_grad(self, coefs, grads, X, targets, ws, return_sequences, loss):
-        """Loss of one minibatch and its gradient with respect to every parameter.
+    def loss_grad(self, coefs, grads, batch, ws):
+        """Loss of one packed minibatch part and its gradient for every parameter.
 
         Parameters
         ----------
         coefs, grads : list of dict
             Parameter views and gradient views (outputs, overwritten).
-        X : ndarray of shape (T, B, n_features)
-            Time-major minibatch.
-        targets : ndarray
-            ``"squared"``: (B, n_outputs) or (T*B, n_outputs) values;
-            ``"log"``: (B,) or (T*B,) class indices.
-        loss : {"squared", "log"}
-            Squared error halved and averaged over every predicted element,
-            or softmax cross-entropy averaged over every predicted step.
+        batch : Minibatch
+            The part; its loss and gradient are scaled by the whole
+            minibatch's ``n_predictions``.
+        ws : Workspace
 
         Returns
         -------
         loss : float
+            This part's share of the minibatch's mean loss.
         """
-        n_steps, batch, _ = X.shape
-        caches = self.forward(coefs, X, ws)
-        H = self.readout_input(caches, return_sequences)
+        layers = coefs[:-1]
+        cache = _layers.stack_forward(self.cell, layers, batch.X, batch.packing, ws,
+                                      self.activation, dropout_masks=batch.dropout_masks)
+        if self.return_sequences:
+            H = cache.output
+        else:
+            H = cache.final_states()[0][-1]
         readout, g_readout = coefs[-1], grads[-1]
         out = self._readout(readout, H, ws.get("out", (H.shape[0], self.n_outputs)))
-        if loss == "squared":
-            out -= targets
-            value = 0.5 * float(np.square(out).sum()) / out.size
-            out *= 1.0 / out.size
+        if self.loss == "squared":
+            count = batch.n_predictions * self.n_outputs
+            out -= batch.targets
+            value = 0.5 * float(np.square(out).sum()) / count
+            out *= 1.0 / count
         else:
+            targets = batch.targets
             rows = np.arange(out.shape[0])
             out -= out.max(axis=1, keepdims=True)
             np.exp(out, out=out)
             out /= out.sum(axis=1, keepdims=True)
-            value = -float(np.mean(np.log(np.maximum(out[rows, targets],
-                                                     np.finfo(out.dtype).tiny))))
+            value = -float(np.sum(np.log(np.maximum(out[rows, targets],
+                                                    np.finfo(out.dtype).tiny))))
+            value /= batch.n_predictions
             out[rows, targets] -= 1
-            out *= 1.0 / out.shape[0]
+            out *= 1.0 / batch.n_predictions
         d_out = out
         _blas.gemm_memview(True, False, 1.0, d_out, H, 0.0, g_readout["W_out"])
         np.sum(d_out, axis=0, out=g_readout["b_out"])
         dH = ws.get("dH_readout", H.shape)
         _blas.gemm_memview(False, False, 1.0, d_out, readout["W_out"], 0.0, dH)
-        L = len(self.hidden_sizes)
-        if return_sequences:
-            dH_top = dH.reshape(n_steps, batch, -1)
-            dh_n = None
+        if self.return_sequences:
+            dH_top, dh_n = dH, None
         else:
-            dH_top = ws.zeros("dH_top", (n_steps, batch, self.hidden_sizes[-1]))
-            dh_n = [None] * (L - 1) + [dH]
-        _layers.stack_backward(self.cell, coefs[:-1], grads[:-1], X, caches, dH_top,
-                               dh_n, None, ws, self.activation)
+            dH_top, dh_n = None, [None] * (len(layers) - 1) + [dH]
+        _layers.stack_backward(self.cell, layers, grads[:-1], batch.packing, cache, dH_top,
+                               dh_n, None, ws, self.activation, truncate=batch.truncate,
+                               dropout_masks=batch.dropout_masks)
         return value
 
-    def loss_grad_parts(self, coefs, grads, parts, return_sequences, loss, executor):
-        """:meth:`loss_grad` of one minibatch split into independent parts.
-
-        Parameters
-        ----------
-        coefs : list of dict
-            Parameter views.
-        grads : ndarray of shape (n_params,)
-            Flat gradient of the whole minibatch (output).
-        parts : list of tuple
-            ``(X, targets, ws, part_grads, part_grad_views)`` per part: a
-            time-major slice of the minibatch's sequences with its own
-            workspace and flat gradient buffer (with views). Part 0 runs in
-            the calling thread, the others on ``executor``.
-        return_sequences, loss
-            As for :meth:`loss_grad`.
+    def predict_raw(self, coefs, X, ws, lengths=None):
+        """Readout values (regression outputs or logits) on batch-first X (N, T, I).
 
         Returns
         -------
-        loss : float
-            The whole minibatch's loss: the parts' means weighted by their
-            share of the sequences, exactly as one pass over the batch.
+        out : ndarray of shape (N, n_outputs) or (N, T, n_outputs)
+            With ``return_sequences`` one row per step; steps past a
+            sequence's length hold the readout of a zero state.
         """
-        def run(part):
-            X, targets, ws, _, views = part
-            return self.loss_grad(coefs, views, X, targets, ws, return_sequences, loss)
-
-        futures = [executor.submit(run, part) for part in parts[1:]]
-        losses = [run(parts[0])] + [f.result() for f in futures]
-        n_total = sum(part[0].shape[1] for part in parts)
-        value = 0.0
-        for p, (part, part_loss) in enumerate(zip(parts, losses)):
-            share = part[0].shape[1] / n_total
-            value += share * part_loss
-            if p == 0:
-                np.multiply(part[3], share, out=grads)
-            else:
-                grads += share * part[3]
-        return value
-
+        H = _layers.stack_infer(self.cell, coefs[:-1], X, ws, self.activation,
+                                self.return_sequences, lengths=lengths)
+        rows = H.reshape(-1, H.shape[-1])
+        out = self._readout(coefs[-1], rows, np.empty((rows.shape[0], self.n_outputs),
+                                                       self.dtype))
+        if self.return_sequences:
+            out = out.reshape(X.shape[0], X.shape[1], self.n_outputs)
+        return out

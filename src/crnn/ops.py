@@ -20,7 +20,7 @@ float64); parameters are converted to it. The kernels release the GIL.
 """
 import numpy as np
 
-from crnn import _layers
+from crnn import _layers, _spec
 
 __all__ = [
     "rnn_forward", "rnn_backward",
@@ -28,18 +28,16 @@ __all__ = [
     "gru_forward", "gru_backward",
 ]
 
-_PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
-
-
 class _Cache:
     """Opaque state a forward pass hands to its backward pass."""
 
-    def __init__(self, cell, activation, layers, X_tm, caches):
+    def __init__(self, cell, activation, layers, packing, stack, shape):
         self.cell = cell
         self.activation = activation
         self.layers = layers
-        self.X_tm = X_tm
-        self.caches = caches
+        self.packing = packing
+        self.stack = stack
+        self.shape = shape  # (n_samples, n_steps, n_features)
 
 
 def _as_float(X):
@@ -50,7 +48,7 @@ def _as_float(X):
 
 
 def _check_layers(cell, layers, n_features, dtype):
-    n_gates = _layers.CELLS[cell].n_gates
+    n_gates = _spec.N_GATES[cell]
     if isinstance(layers, dict):
         layers = [layers]
     if len(layers) == 0:
@@ -58,10 +56,10 @@ def _check_layers(cell, layers, n_features, dtype):
     checked = []
     n_in = n_features
     for k, p in enumerate(layers):
-        missing = [name for name in _PARAM_NAMES if name not in p]
+        missing = [name for name in _spec.PARAM_NAMES if name not in p]
         if missing:
             raise ValueError(f"layer {k} is missing {missing}")
-        q = {name: np.ascontiguousarray(p[name], dtype=dtype) for name in _PARAM_NAMES}
+        q = {name: np.ascontiguousarray(p[name], dtype=dtype) for name in _spec.PARAM_NAMES}
         n_hidden = q["W_hh"].shape[-1] if q["W_hh"].ndim == 2 else -1
         expected = {"W_ih": (n_gates * n_hidden, n_in),
                     "W_hh": (n_gates * n_hidden, n_hidden),
@@ -96,6 +94,16 @@ def _check_states(states, layers, n_samples, dtype, name):
     return out
 
 
+def _time_major(X):
+    """(N, T, F) batch-first -> packed (T * N, F) time-major rows."""
+    return np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2])
+
+
+def _batch_first(rows, n_samples, n_steps):
+    """Packed (T * N, W) time-major rows -> (N, T, W) batch-first."""
+    return np.ascontiguousarray(rows.reshape(n_steps, n_samples, -1).transpose(1, 0, 2))
+
+
 def _forward(cell, X, layers, h0, c0, activation):
     X = _as_float(X)
     if X.ndim != 3:
@@ -104,43 +112,44 @@ def _forward(cell, X, layers, h0, c0, activation):
         raise ValueError(f"X must have at least one sample, step and feature, got shape {X.shape}")
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinity")
-    if activation not in _layers.ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_layers.ACTIVATIONS)}, "
+    if activation not in _spec.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_spec.ACTIVATIONS)}, "
                          f"got {activation!r}")
     dtype = X.dtype
     layers = _check_layers(cell, layers, X.shape[2], dtype)
-    n_samples = X.shape[0]
+    n_samples, n_steps, _ = X.shape
     h0 = _check_states(h0, layers, n_samples, dtype, "h0")
     c0 = _check_states(c0, layers, n_samples, dtype, "c0")
-    X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
+    packing = _layers.Packing.uniform_lengths(n_steps, n_samples)
     ws = _layers.Workspace(dtype)
-    caches = _layers.stack_forward(cell, layers, X_tm, h0, c0, ws, activation)
-    output = np.ascontiguousarray(caches[-1].H_all[1:].transpose(1, 0, 2))
-    h_n = [c.H_all[-1].copy() for c in caches]
-    c_n = [c.C_all[-1].copy() for c in caches] if cell == "lstm" else None
-    return output, h_n, c_n, _Cache(cell, activation, layers, X_tm, caches)
+    stack = _layers.stack_forward(cell, layers, _time_major(X), packing, ws, activation,
+                                  h0=h0, c0=c0)
+    output = _batch_first(stack.output, n_samples, n_steps)
+    h_n, c_n = stack.final_states()
+    h_n = [h.copy() for h in h_n]
+    c_n = [c.copy() for c in c_n] if cell == "lstm" else None
+    return output, h_n, c_n, _Cache(cell, activation, layers, packing, stack, X.shape)
 
 
 def _backward(cache, d_output, d_h_n, d_c_n):
     if not isinstance(cache, _Cache):
         raise TypeError("cache must be the object returned by the matching forward function")
-    dtype = cache.X_tm.dtype
-    n_steps, n_samples, _ = cache.X_tm.shape
+    dtype = cache.stack.inputs[0].dtype
+    n_samples, n_steps, _ = cache.shape
     top = cache.layers[-1]["W_hh"].shape[1]
     d_output = np.asarray(d_output, dtype=dtype)
     if d_output.shape != (n_samples, n_steps, top):
         raise ValueError(f"d_output has shape {d_output.shape}, expected "
                          f"{(n_samples, n_steps, top)}")
-    dH_top = np.ascontiguousarray(d_output.transpose(1, 0, 2))
     d_h_n = _check_states(d_h_n, cache.layers, n_samples, dtype, "d_h_n")
     d_c_n = _check_states(d_c_n, cache.layers, n_samples, dtype, "d_c_n")
-    d_layers = [{name: np.empty_like(p[name]) for name in _PARAM_NAMES}
+    d_layers = [{name: np.empty_like(p[name]) for name in _spec.PARAM_NAMES}
                 for p in cache.layers]
     ws = _layers.Workspace(dtype)
-    dX_tm, dh0, dc0 = _layers.stack_backward(
-        cache.cell, cache.layers, d_layers, cache.X_tm, cache.caches, dH_top,
+    dX_rows, dh0, dc0 = _layers.stack_backward(
+        cache.cell, cache.layers, d_layers, cache.packing, cache.stack, _time_major(d_output),
         d_h_n, d_c_n, ws, cache.activation, need_dX=True)
-    dX = np.ascontiguousarray(dX_tm.transpose(1, 0, 2))
+    dX = _batch_first(dX_rows, n_samples, n_steps)
     dh0 = [d.copy() for d in dh0]
     dc0 = [d.copy() for d in dc0] if cache.cell == "lstm" else None
     return dX, d_layers, dh0, dc0

@@ -1,0 +1,295 @@
+"""The timestep driver: one recurrent layer, one direction, over a batch.
+
+Every cell (vanilla, LSTM, GRU) runs through the three passes here --
+``forward`` and ``backward`` for training, ``infer`` for predict -- and
+contributes only its gate count, its row passes (C, in _gate_rows.h, reached
+through _rows.pxd) and its caches. Lengths, direction, initial and final
+states are parameters of the passes, so each feature is written once for
+all cells.
+
+Layout (training). A minibatch of B sequences is sorted by length, longest
+first, and *packed* time-major like PyTorch's PackedSequence: step t holds
+the ``batch_sizes[t]`` sequences still running at t (always a prefix
+0..bs_t - 1 of the sorted rows), and the rows of every step are
+concatenated, so ``X`` is (n_rows, I) with n_rows = sum of the lengths. An
+equal-length batch packs to exactly the time-major (T, B, I) block. Every
+per-row buffer (gates, states, deltas, outputs) is packed the same way, so
+
+- the input projection of all steps, and after the loop the weight
+  gradients, dX and the bias sums, are single GEMMs over the valid rows
+  only (padding costs nothing);
+- the per-step GEMM of step t works on the contiguous prefix of the
+  running state ``h_cur`` (B, H): rows that have finished keep their final
+  state there, rows that have not started yet keep their initial state.
+
+That makes the reverse direction the same loop run from the last step to
+the first: a sequence of length L enters the reverse pass at step L - 1
+with its initial state still in ``h_cur``. After the loop ``h_cur`` holds
+each sequence's final state: the forward state at its own last step, the
+reverse state at step 0 (PyTorch's h_n).
+
+``H_prev`` (n_rows, H) keeps the state that entered each row's step: the
+operand of dW_hh (one GEMM over all rows) and of the GRU's backward row.
+The layer's output rows go to columns ``out_col:out_col + H`` of ``H_out``,
+so the two directions of a bidirectional layer write the two halves of one
+(n_rows, 2H) buffer without a concatenation copy.
+
+Cost structure per layer and direction: forward = one input-projection
+GEMM + per step one (bs_t x H) @ (H x G*H) GEMM and one row pass per
+sequence; backward = per step one row pass per sequence and one carry GEMM
+delta_t @ W_hh, then dW_hh, dW_ih and dX as GEMMs over all rows and the
+bias gradients as column sums. The vanilla cell and the LSTM accumulate the
+recurrent projection onto the input projection (beta = 1); the GRU keeps it
+apart in ``hh``, because r multiplies only the recurrent part of its n
+block.
+
+GRU deltas: the n block has two pre-activation deltas, dn_pre for the input
+side and dn_pre * r for the recurrent side, so the GRU's delta rows are 4H
+wide, [dr, dz, dn * r, dn]: columns 0:3H are the recurrent-side deltas in
+W_hh's row order and columns 0:2H plus 3H:4H the input-side ones. The
+other cells' delta rows are G*H wide and serve both sides.
+
+Truncated BPTT (``truncate`` = k > 0): each sequence is cut into windows of
+k steps counted from its own first step (in the direction of the pass);
+the state is carried forward across windows, but no gradient crosses a
+window boundary (PyTorch's detach() of the state every k steps, with
+k1 = k2 = k). The gradient reaches the initial state from the first window.
+
+Inference (``infer``) keeps one step of state and nothing for backward. It
+reads X batch-first (N, T, I), the layout users pass to predict, through
+``order`` (the row of X behind each sorted row), copying x_t into the first
+I columns of the row buffer ``xh`` (B, I + H) whose last H columns hold
+h_{t-1}: the vanilla cell and the LSTM then need one GEMM per step against
+W_cat = [W_ih | W_hh] (K = I + H) with the biases summed in advance; the
+GRU two, one per half of ``xh``.
+
+The caller sorts, packs, allocates every output and workspace and
+validates shapes; nothing inside the nogil sections touches a Python
+object.
+"""
+from cython cimport floating
+from libc.string cimport memcpy, memset
+
+from crnn cimport _cells
+from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
+from crnn._gate_rows cimport column_sums
+from crnn._rows cimport (gru_backward_row, gru_forward_row, gru_infer_row,
+                         lstm_backward_row, lstm_forward_row, lstm_infer_row,
+                         rnn_backward_row, rnn_forward_row, rnn_infer_row)
+
+from crnn import _spec
+
+# The kernels' numbering must be the one crnn._spec defines.
+assert [_spec.cell_code(c) for c in ("rnn", "lstm", "gru")] == \
+    [_cells.CELL_RNN, _cells.CELL_LSTM, _cells.CELL_GRU]
+assert [_spec.activation_code(a) for a in ("tanh", "relu", "sigmoid")] == \
+    [_cells.ACT_TANH, _cells.ACT_RELU, _cells.ACT_SIGMOID]
+
+
+def forward(int cell, int activation,
+            const floating[:, ::1] W_ih,          # IN (G*H, I)
+            const floating[:, ::1] W_hh,          # IN (G*H, H)
+            const floating[::1] b_ih,             # IN (G*H,)
+            const floating[::1] b_hh,             # IN (G*H,)
+            const floating[:, ::1] X,             # IN (n_rows, I), packed
+            const Py_ssize_t[::1] batch_sizes,    # IN (T,), non-increasing
+            bint reverse,
+            floating[:, ::1] h_cur,               # IN/OUT (B, H): h_0 -> h_n
+            floating[:, ::1] c_cur,               # IN/OUT (B, H): c_0 -> c_n (LSTM; else unused)
+            floating[:, ::1] gates,               # OUT (n_rows, G*H): activated gates (rnn: h_t)
+            floating[:, ::1] H_prev,              # OUT (n_rows, H): state entering the row's step
+            floating[:, ::1] C_prev,              # OUT (n_rows, H): LSTM c entering the step
+            floating[:, ::1] extra,               # OUT (n_rows, H): LSTM tanh(c_t), GRU W_hn h + b_hn
+            floating[:, ::1] hh,                  # WORK (B, G*H): GRU recurrent projection
+            floating[:, ::1] H_out,               # OUT (n_rows, W): h_t in columns out_col:out_col+H
+            Py_ssize_t out_col):
+    cdef:
+        Py_ssize_t n_steps = batch_sizes.shape[0]
+        Py_ssize_t n_rows = X.shape[0]
+        Py_ssize_t n_in = X.shape[1]
+        Py_ssize_t n_hidden = W_hh.shape[1]
+        Py_ssize_t n_gates = W_hh.shape[0]
+        Py_ssize_t row_bytes = n_hidden * sizeof(floating)
+        Py_ssize_t s, t, b, r, bs, r0
+    with nogil:
+        # Input projection of every valid row at once: gates = X @ W_ih^T.
+        gemm(NoTrans, Trans, n_rows, n_gates, n_in,
+             1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
+        r0 = n_rows if reverse else 0
+        for s in range(n_steps):
+            t = n_steps - 1 - s if reverse else s
+            bs = batch_sizes[t]
+            if reverse:
+                r0 -= bs
+            memcpy(&H_prev[r0, 0], &h_cur[0, 0], bs * row_bytes)
+            if cell == CELL_LSTM:
+                memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
+            if cell == CELL_GRU:
+                gemm(NoTrans, Trans, bs, n_gates, n_hidden,
+                     1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
+            else:
+                gemm(NoTrans, Trans, bs, n_gates, n_hidden,
+                     1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0], n_gates)
+            for b in range(bs):
+                r = r0 + b
+                if cell == CELL_RNN:
+                    rnn_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], n_hidden, activation)
+                    memcpy(&h_cur[b, 0], &gates[r, 0], row_bytes)
+                elif cell == CELL_LSTM:
+                    lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
+                                     &c_cur[b, 0], &h_cur[b, 0], &extra[r, 0], n_hidden)
+                else:
+                    gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
+                                    &H_prev[r, 0], &h_cur[b, 0], n_hidden)
+                memcpy(&H_out[r, out_col], &h_cur[b, 0], row_bytes)
+            if not reverse:
+                r0 += bs
+
+
+def backward(int cell, int activation,
+             const floating[:, ::1] W_ih,          # IN (G*H, I)
+             const floating[:, ::1] W_hh,          # IN (G*H, H)
+             const floating[:, ::1] X,             # IN (n_rows, I), packed
+             const Py_ssize_t[::1] batch_sizes,    # IN (T,)
+             const Py_ssize_t[::1] lengths,        # IN (B,): batch_sizes as per-row lengths
+             bint reverse,
+             Py_ssize_t truncate,                  # window of truncated BPTT; 0 = none
+             const floating[:, ::1] gates,         # IN from forward
+             const floating[:, ::1] H_prev,        # IN from forward
+             const floating[:, ::1] C_prev,        # IN from forward (LSTM)
+             const floating[:, ::1] extra,         # IN from forward (LSTM, GRU)
+             const floating[:, ::1] dH,            # IN (n_rows, W): dL/dh_t from above, cols dH_col:
+             Py_ssize_t dH_col,
+             floating[:, ::1] dh_cur,              # IN/OUT (B, H): dL/dh_n -> dL/dh_0
+             floating[:, ::1] dc_cur,              # IN/OUT (B, H): dL/dc_n -> dL/dc_0 (LSTM)
+             floating[:, ::1] delta,               # WORK (n_rows, G*H; GRU 4H)
+             floating[:, ::1] dW_ih,               # OUT (G*H, I)
+             floating[:, ::1] dW_hh,               # OUT (G*H, H)
+             floating[::1] db_ih,                  # OUT (G*H,)
+             floating[::1] db_hh,                  # OUT (G*H,)
+             floating[:, ::1] dX,                  # OUT (n_rows, I), or shape (0, 0) to skip
+             bint dX_accumulate):                  # add to dX (second direction) instead of set
+    cdef:
+        Py_ssize_t n_steps = batch_sizes.shape[0]
+        Py_ssize_t n_rows = X.shape[0]
+        Py_ssize_t n_in = X.shape[1]
+        Py_ssize_t n_hidden = W_hh.shape[1]
+        Py_ssize_t n_gates = W_hh.shape[0]
+        Py_ssize_t n_delta = delta.shape[1]
+        Py_ssize_t H2 = 2 * n_hidden
+        Py_ssize_t s, t, b, r, bs, r0, position, j
+        # the GRU's row pass leaves z * dL/dh_t in dh_cur; its GEMM adds W_hh's part
+        floating carry_beta = 1 if cell == CELL_GRU else 0
+        floating dX_beta = 1 if dX_accumulate else 0
+    with nogil:
+        # The backward loop visits the steps in the opposite order of forward.
+        r0 = 0 if reverse else n_rows
+        for s in range(n_steps):
+            t = s if reverse else n_steps - 1 - s
+            bs = batch_sizes[t]
+            if not reverse:
+                r0 -= bs
+            for b in range(bs):
+                r = r0 + b
+                if cell == CELL_RNN:
+                    rnn_backward_row(&delta[r, 0], &dH[r, dH_col], &dh_cur[b, 0], &gates[r, 0],
+                                     n_hidden, activation)
+                elif cell == CELL_LSTM:
+                    lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], &dH[r, dH_col],
+                                      &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
+                else:
+                    gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], &dH[r, dH_col],
+                                     &dh_cur[b, 0], &delta[r, 0], n_hidden)
+            gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
+                 1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
+                 carry_beta, &dh_cur[0, 0], n_hidden)
+            if truncate > 0:
+                # cut the carry where it would cross a window boundary
+                for b in range(bs):
+                    position = lengths[b] - 1 - t if reverse else t
+                    if position > 0 and position % truncate == 0:
+                        memset(&dh_cur[b, 0], 0, n_hidden * sizeof(floating))
+                        if cell == CELL_LSTM:
+                            memset(&dc_cur[b, 0], 0, n_hidden * sizeof(floating))
+            if reverse:
+                r0 += bs
+
+        # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
+        gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
+             1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
+        column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
+        if cell == CELL_GRU:
+            # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
+            gemm(Trans, NoTrans, H2, n_in, n_rows,
+                 1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+            gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
+                 1, &delta[0, n_gates], n_delta, &X[0, 0], n_in, 0, &dW_ih[H2, 0], n_in)
+            column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
+            for j in range(H2):
+                db_ih[j] = db_hh[j]
+            if dX.shape[0] > 0:
+                gemm(NoTrans, NoTrans, n_rows, n_in, H2,
+                     1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
+                gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
+                     1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
+        else:
+            gemm(Trans, NoTrans, n_gates, n_in, n_rows,
+                 1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+            for j in range(n_gates):
+                db_ih[j] = db_hh[j]
+            if dX.shape[0] > 0:
+                gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
+                     1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
+
+
+def infer(int cell, int activation,
+          const floating[:, ::1] W_ih,         # IN (G*H, I)  (GRU)
+          const floating[:, ::1] W_hh,         # IN (G*H, H)  (GRU)
+          const floating[::1] b_ih,            # IN (G*H,)    (GRU)
+          const floating[::1] b_hh,            # IN (G*H,)    (GRU)
+          const floating[:, ::1] W_cat,        # IN (G*H, I + H): [W_ih | W_hh] (rnn, lstm)
+          const floating[::1] bias,            # IN (G*H,): b_ih + b_hh (rnn, lstm)
+          const floating[:, :, ::1] X,         # IN (N, T, I), batch-first
+          const Py_ssize_t[::1] order,         # IN (B,): row of X behind each sorted row
+          const Py_ssize_t[::1] batch_sizes,   # IN (T,)
+          bint reverse,
+          floating[:, ::1] xh,                 # IN/OUT (B, I + H): xh[:, I:] = h_0 -> h_n
+          floating[:, ::1] c,                  # IN/OUT (B, H): c_0 -> c_n (LSTM)
+          floating[:, ::1] proj,               # WORK (B, G*H)
+          floating[:, ::1] hh,                 # WORK (B, G*H) (GRU)
+          floating[:, :, ::1] H_seq,           # OUT (N, T, W) h_t in cols seq_col:, or (0, 0, 0)
+          Py_ssize_t seq_col):
+    cdef:
+        Py_ssize_t n_steps = batch_sizes.shape[0]
+        Py_ssize_t n_in = X.shape[2]
+        Py_ssize_t n_hidden = xh.shape[1] - n_in
+        Py_ssize_t n_cat = xh.shape[1]
+        Py_ssize_t n_gates = proj.shape[1]
+        Py_ssize_t row_bytes = n_hidden * sizeof(floating)
+        bint keep = H_seq.shape[0] > 0
+        Py_ssize_t s, t, b, bs
+    with nogil:
+        for s in range(n_steps):
+            t = n_steps - 1 - s if reverse else s
+            bs = batch_sizes[t]
+            for b in range(bs):
+                memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
+            if cell == CELL_GRU:
+                gemm(NoTrans, Trans, bs, n_gates, n_in,
+                     1, &xh[0, 0], n_cat, &W_ih[0, 0], n_in, 0, &proj[0, 0], n_gates)
+                gemm(NoTrans, Trans, bs, n_gates, n_hidden,
+                     1, &xh[0, n_in], n_cat, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
+            else:
+                gemm(NoTrans, Trans, bs, n_gates, n_cat,
+                     1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat, 0, &proj[0, 0], n_gates)
+            for b in range(bs):
+                if cell == CELL_RNN:
+                    rnn_infer_row(&proj[b, 0], &bias[0], &xh[b, n_in], n_hidden, activation)
+                elif cell == CELL_LSTM:
+                    lstm_infer_row(&proj[b, 0], &bias[0], &c[b, 0], &xh[b, n_in], n_hidden)
+                else:
+                    gru_infer_row(&proj[b, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &xh[b, n_in],
+                                  n_hidden)
+                if keep:
+                    memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)

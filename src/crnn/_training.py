@@ -1,0 +1,270 @@
+"""The training layer: minibatches, data-parallel parts, threads, optimizer steps.
+
+Between the estimators (validation, fitted state, the epoch loop's
+bookkeeping) and the models (:mod:`crnn._model`). An epoch here is:
+shuffle-order rows in, for every minibatch gather its sequences sorted by
+length into packed parts (one per thread), run the model's loss and
+gradient on every part in parallel, sum, add the L2 term and take one fused
+optimizer step. Predict-time chunking and threads live here too.
+
+Rows of a minibatch are independent sequences, so the parts never
+synchronise: each runs its whole forward and backward pass in its own
+thread with single-threaded BLAS (see ``_threads``). A part takes every
+P-th sequence of the length-sorted minibatch, so parts get near-equal
+numbers of valid steps.
+"""
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+
+from crnn import _optim, _threads
+from crnn._layers import Packing, Workspace
+from crnn._model import Minibatch
+
+# Sequences per chunk at predict time; each thread takes whole chunks. The
+# inference kernels keep one step's state, so the chunk bounds the lower
+# layers' state sequences. Medians of 5 predicts (chunk 128 / 256 / 512 /
+# 1024): W3 lstm 1.68 / 1.56 / 1.53 / 1.45 s, W2 gru 0.171 / 0.172 / 0.160 /
+# 0.154 s, W4 gru 0.666 / 0.637 / 0.639 / 0.760 s, W1 within noise.
+PREDICT_CHUNK = 512
+
+
+class SequenceData:
+    """A fit's training sequences, prepared once for minibatch gathers.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_steps, n_features)
+        Batch-first sequences, padded past their lengths.
+    targets : ndarray
+        (n_samples, n_outputs) values or (n_samples,) class indices; with
+        ``per_step`` one per step: (n_samples, n_steps, n_outputs) or
+        (n_samples, n_steps).
+    lengths : ndarray of int of shape (n_samples,) or None
+        Valid steps per sequence; None means all ``n_steps``.
+    per_step : bool
+        Targets are given per step (a model with ``return_sequences``).
+    """
+
+    def __init__(self, X, targets, lengths=None, per_step=False):
+        n_samples, n_steps, _ = X.shape
+        # One time-major copy per fit: the rows of a step are then gathered
+        # into packed minibatches with one take.
+        self.X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
+        if lengths is None:
+            lengths = np.full(n_samples, n_steps, dtype=np.intp)
+        self.lengths = np.asarray(lengths, dtype=np.intp)
+        self.per_step = per_step
+        self.targets = np.ascontiguousarray(np.swapaxes(targets, 0, 1)) if per_step \
+            else targets
+
+    @property
+    def n_samples(self):
+        return self.X_tm.shape[1]
+
+    def gather(self, rows):
+        """Packed (X, targets, Packing) of ``rows``, which are sorted longest first."""
+        lengths = self.lengths[rows]
+        packing = Packing(lengths)
+        n_steps = packing.n_steps
+        if packing.uniform:
+            X = np.take(self.X_tm[:n_steps], rows, axis=1)
+            X = X.reshape(-1, X.shape[2])
+            if self.per_step:
+                t = np.take(self.targets[:n_steps], rows, axis=1)
+                targets = t.reshape((-1,) + t.shape[2:])
+            else:
+                targets = np.take(self.targets, rows, axis=0)
+        else:
+            steps, slots = packing.time_major_index()
+            flat = steps * self.n_samples + rows[slots]
+            X = np.take(self.X_tm.reshape(-1, self.X_tm.shape[2]), flat, axis=0)
+            if self.per_step:
+                targets = np.take(self.targets.reshape((-1,) + self.targets.shape[2:]),
+                                  flat, axis=0)
+            else:
+                targets = np.take(self.targets, rows, axis=0)
+        return X, targets, packing
+
+
+@dataclass
+class Hyper:
+    """Optimizer and regularisation settings of one fit (named, not positional)."""
+
+    solver: str
+    learning_rate: float
+    alpha: float
+    clip_grad_norm: float  # 0 disables clipping
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    momentum: float = 0.9
+    nesterov: bool = True
+    truncate: object = None
+
+
+def new_optimizer_state(n_params, dtype, solver):
+    """Moments and step count of the fused optimizer, as plain arrays and ints."""
+    return {"m": np.zeros(n_params, dtype), "v": np.zeros(n_params, dtype)
+            if solver == "adam" else None, "step": 0}
+
+
+def copy_optimizer_state(state):
+    return {key: (value.copy() if isinstance(value, np.ndarray) else value)
+            for key, value in state.items()}
+
+
+class Trainer:
+    """Runs minibatch epochs of one model over flat parameters, in parallel parts.
+
+    Use as a context manager: the thread pool and the single-threaded-BLAS
+    limit live inside the ``with`` block.
+
+    Parameters
+    ----------
+    model : Model
+    params : ndarray of shape (n_params,)
+        Flat parameters, updated in place.
+    optimizer_state : dict
+        From :func:`new_optimizer_state`, updated in place.
+    hyper : Hyper
+    batch_size : int
+    n_parts : int or None
+        Most parts a minibatch is split into; None: one per thread crnn
+        uses (``_threads.n_parts``).
+    """
+
+    def __init__(self, model, params, optimizer_state, hyper, batch_size, n_parts=None):
+        self.model = model
+        self.params = params
+        self.state = optimizer_state
+        self.hyper = hyper
+        self.batch_size = batch_size
+        self.coefs = model.views(params)
+        self.max_parts = _threads.n_parts(batch_size) if n_parts is None else n_parts
+        self.part_grads = [np.empty_like(params) for _ in range(self.max_parts)]
+        self.part_views = [model.views(g) for g in self.part_grads]
+        self.part_ws = [Workspace(model.dtype) for _ in range(self.max_parts)]
+        self.grads = self.part_grads[0]
+        self._executor = None
+        self._blas = None
+
+    def __enter__(self):
+        if self.max_parts > 1:
+            self._executor = ThreadPoolExecutor(self.max_parts - 1)
+            self._blas = _threads.single_threaded_blas()
+        else:
+            self._blas = nullcontext()
+        self._blas.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._blas.__exit__(*exc)
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+        return False
+
+    def parts(self, data, rows):
+        """The minibatch ``rows`` as packed parts, one per thread."""
+        order = np.argsort(-data.lengths[rows], kind="stable")
+        rows = rows[order]
+        n_parts = min(self.max_parts, max(1, rows.shape[0] // _threads.MIN_ROWS_PER_PART))
+        n_predictions = int(data.lengths[rows].sum()) if data.per_step else rows.shape[0]
+        parts = []
+        for p in range(n_parts):
+            X, targets, packing = data.gather(rows[p::n_parts] if n_parts > 1 else rows)
+            parts.append(Minibatch(X, packing, targets, n_predictions,
+                                   truncate=self.hyper.truncate))
+        return parts
+
+    def loss_grad(self, parts):
+        """Loss of a minibatch from its parts; its gradient lands in ``self.grads``."""
+        model, coefs = self.model, self.coefs
+
+        def run(p):
+            return model.loss_grad(coefs, self.part_views[p], parts[p], self.part_ws[p])
+
+        futures = [self._executor.submit(run, p) for p in range(1, len(parts))]
+        loss = run(0)
+        for p, future in enumerate(futures, start=1):
+            loss += future.result()
+            self.grads += self.part_grads[p]
+        return loss
+
+    def step(self, data, rows):
+        """One minibatch: loss and gradient, the L2 term, one optimizer update.
+
+        Returns
+        -------
+        loss : float
+            The minibatch's mean loss plus ``0.5 * alpha / B * ||W||^2``,
+            computed before the update.
+        """
+        hyper, model, params, state = self.hyper, self.model, self.params, self.state
+        loss = self.loss_grad(self.parts(data, rows))
+        l2 = hyper.alpha / rows.shape[0]
+        if hyper.alpha > 0:
+            weights = params[:model.n_decay]
+            loss += 0.5 * l2 * float(np.dot(weights, weights))
+        state["step"] += 1
+        if hyper.solver == "adam":
+            _optim.adam_step(params, self.grads, state["m"], state["v"], model.n_decay, l2,
+                             hyper.clip_grad_norm, hyper.learning_rate, hyper.beta_1,
+                             hyper.beta_2, hyper.epsilon, state["step"])
+        else:
+            _optim.sgd_step(params, self.grads, state["m"], model.n_decay, l2,
+                            hyper.clip_grad_norm, hyper.learning_rate, hyper.momentum,
+                            hyper.nesterov)
+        return loss
+
+    def epoch(self, data, order):
+        """One pass over ``data`` in the row order ``order``; the mean minibatch loss
+        weighted by minibatch size."""
+        total = 0.0
+        for start in range(0, order.shape[0], self.batch_size):
+            rows = order[start:start + self.batch_size]
+            total += self.step(data, rows) * rows.shape[0]
+        return total / order.shape[0]
+
+
+def predict(model, coefs, X, lengths=None):
+    """Raw outputs of ``model`` on batch-first ``X`` in chunks, one thread per part.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_steps, n_features), C-contiguous
+    lengths : ndarray of int of shape (n_samples,) or None
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_outputs) or (n_samples, n_steps, n_outputs)
+    """
+    n_samples = X.shape[0]
+    n_parts = _threads.n_parts(n_samples)
+    bounds = [(start, min(start + PREDICT_CHUNK, n_samples))
+              for start in range(0, n_samples, PREDICT_CHUNK)]
+    if len(bounds) < n_parts:  # at least one chunk per thread
+        edges = _threads.split(n_samples, n_parts)
+        bounds = list(zip(edges[:-1], edges[1:]))
+    outputs = [None] * len(bounds)
+
+    def run(first):
+        # chunks first, first + n_parts, ... share one workspace, in turn
+        ws = Workspace(model.dtype)
+        for c in range(first, len(bounds), n_parts):
+            lo, hi = bounds[c]
+            outputs[c] = model.predict_raw(coefs, X[lo:hi], ws,
+                                           None if lengths is None else lengths[lo:hi])
+
+    if n_parts == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(n_parts - 1) as executor, _threads.single_threaded_blas():
+            futures = [executor.submit(run, p) for p in range(1, n_parts)]
+            run(0)
+            for f in futures:
+                f.result()
+    return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
