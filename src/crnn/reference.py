@@ -86,7 +86,11 @@ import math
 
 import numpy as np
 
+from crnn._spec import ACTIVATIONS, CELLS, N_GATES, PARAM_NAMES
+
 __all__ = [
+    "forward",
+    "backward",
     "rnn_forward",
     "rnn_backward",
     "lstm_forward",
@@ -96,9 +100,7 @@ __all__ = [
     "train_epoch",
 ]
 
-_ACTIVATIONS = ("tanh", "relu", "sigmoid")
-_N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-_PARAM_KEYS = ("W_ih", "W_hh", "b_ih", "b_hh")
+_REVERSE = "_reverse"
 
 
 # ---------------------------------------------------------------------------
@@ -138,8 +140,79 @@ def _activation_grad(h, activation):
     return h * (1 - h)
 
 
+
 # ---------------------------------------------------------------------------
-# Argument handling shared by the three cells
+# One step of each cell: the maths of SPEC 3, once
+# ---------------------------------------------------------------------------
+# A step function takes the layer's parameters ``p``, the input-side
+# pre-activation ``gi = W_ih x_t + b_ih`` (N, G*H) and the previous states,
+# and returns (h_t, c_t, saved); its backward twin takes what the forward
+# step saw and produced plus dL/dh_t (and dL/dc_t) and returns
+# (d_in, d_rec, dh_direct, dc_prev): the deltas of the input-side and the
+# recurrent-side pre-activations, the part of dL/dh_{t-1} that does not go
+# through W_hh, and dL/dc_{t-1}.
+
+def _rnn_step(p, gi, h, c, activation):
+    h_t = _activate(gi + h @ p["W_hh"].T + p["b_hh"], activation)
+    return h_t, None, None
+
+
+def _rnn_step_backward(p, saved, h_prev, c_prev, h_t, c_t, dh, dc, activation):
+    delta = dh * _activation_grad(h_t, activation)
+    return delta, delta, 0, None
+
+
+def _lstm_step(p, gi, h, c, activation):
+    H = h.shape[1]
+    a = gi + h @ p["W_hh"].T + p["b_hh"]                      # (N, 4H)
+    i = _sigmoid(a[:, 0:H])
+    f = _sigmoid(a[:, H:2 * H])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    o = _sigmoid(a[:, 3 * H:4 * H])
+    c_t = f * c + i * g
+    h_t = o * np.tanh(c_t)
+    return h_t, c_t, (i, f, g, o)
+
+
+def _lstm_step_backward(p, saved, h_prev, c_prev, h_t, c_t, dh, dc, activation):
+    i, f, g, o = saved
+    tanh_c = np.tanh(c_t)
+    dc = dc + dh * o * (1 - tanh_c * tanh_c)                  # dL/dc_t
+    delta = np.concatenate([dc * g * i * (1 - i),             # through i
+                            dc * c_prev * f * (1 - f),        # through f
+                            dc * i * (1 - g * g),             # through g
+                            dh * tanh_c * o * (1 - o)],       # through o
+                           axis=1)
+    return delta, delta, 0, dc * f
+
+
+def _gru_step(p, gi, h, c, activation):
+    H = h.shape[1]
+    gh = h @ p["W_hh"].T + p["b_hh"]                           # hidden side, (N, 3H)
+    r = _sigmoid(gi[:, 0:H] + gh[:, 0:H])
+    z = _sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    h_t = (1 - z) * n + z * h
+    return h_t, None, (r, z, n, gh[:, 2 * H:])
+
+
+def _gru_step_backward(p, saved, h_prev, c_prev, h_t, c_t, dh, dc, activation):
+    r, z, n, hn = saved
+    dn = dh * (1 - z) * (1 - n * n)                           # through n's tanh
+    dz = dh * (h_prev - n) * z * (1 - z)
+    dr = dn * hn * r * (1 - r)
+    d_in = np.concatenate([dr, dz, dn], axis=1)
+    d_rec = np.concatenate([dr, dz, dn * r], axis=1)
+    return d_in, d_rec, dh * z, None
+
+
+_STEPS = {"rnn": (_rnn_step, _rnn_step_backward),
+          "lstm": (_lstm_step, _lstm_step_backward),
+          "gru": (_gru_step, _gru_step_backward)}
+
+
+# ---------------------------------------------------------------------------
+# Argument handling
 # ---------------------------------------------------------------------------
 
 def _as_float_array(X):
@@ -148,6 +221,11 @@ def _as_float_array(X):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     return X
+
+
+
+def _directions(layer):
+    return 2 if "W_hh" + _REVERSE in layer else 1
 
 
 def _prepare(X, layers, n_gates):
@@ -160,64 +238,47 @@ def _prepare(X, layers, n_gates):
     params = []
     n_in = X.shape[2]
     for k, layer in enumerate(layers):
-        p = {key: np.asarray(layer[key]).astype(X.dtype, copy=False)
-             for key in _PARAM_KEYS}
-        n_hidden = p["W_hh"].shape[1]
-        if (p["W_ih"].shape != (n_gates * n_hidden, n_in)
-                or p["W_hh"].shape != (n_gates * n_hidden, n_hidden)
-                or p["b_ih"].shape != (n_gates * n_hidden,)
-                or p["b_hh"].shape != (n_gates * n_hidden,)):
-            raise ValueError(
-                f"layer {k}: expected W_ih {(n_gates * n_hidden, n_in)}, "
-                f"W_hh {(n_gates * n_hidden, n_hidden)}, b_ih and b_hh "
-                f"{(n_gates * n_hidden,)}; got "
-                + ", ".join(f"{key} {p[key].shape}" for key in _PARAM_KEYS))
+        n_dir = _directions(layer)
+        p = {}
+        for suffix in ("", _REVERSE)[:n_dir]:
+            q = {key: np.asarray(layer[key + suffix]).astype(X.dtype, copy=False)
+                 for key in PARAM_NAMES}
+            n_hidden = q["W_hh"].shape[1]
+            if (q["W_ih"].shape != (n_gates * n_hidden, n_in)
+                    or q["W_hh"].shape != (n_gates * n_hidden, n_hidden)
+                    or q["b_ih"].shape != (n_gates * n_hidden,)
+                    or q["b_hh"].shape != (n_gates * n_hidden,)):
+                raise ValueError(
+                    f"layer {k}: expected W_ih {(n_gates * n_hidden, n_in)}, "
+                    f"W_hh {(n_gates * n_hidden, n_hidden)}, b_ih and b_hh "
+                    f"{(n_gates * n_hidden,)}; got "
+                    + ", ".join(f"{key} {q[key].shape}" for key in PARAM_NAMES))
+            p.update({key + suffix: q[key] for key in PARAM_NAMES})
         params.append(p)
-        n_in = n_hidden
+        n_in = n_dir * p["W_hh"].shape[1]
     return X, params
 
 
-def _initial_states(states, X, params, name):
-    """One (N, H_k) initial state per layer: the given ones, cast, or zeros."""
-    n = X.shape[0]
-    sizes = [p["W_hh"].shape[1] for p in params]
+def _direction(p, d):
+    """One direction's parameters of a layer, under the plain names."""
+    suffix = _REVERSE if d == 1 else ""
+    return {key: p[key + suffix] for key in PARAM_NAMES}
+
+
+def _states(states, n, widths, dtype, name):
+    """One (N, W_k) state per layer: the given ones, cast, or zeros."""
     if states is None:
-        return [np.zeros((n, h), dtype=X.dtype) for h in sizes]
-    if len(states) != len(params):
+        return [np.zeros((n, w), dtype=dtype) for w in widths]
+    if len(states) != len(widths):
         raise ValueError(f"{name} must hold one array per layer "
-                         f"({len(params)}), got {len(states)}")
+                         f"({len(widths)}), got {len(states)}")
     out = []
-    for k, (s, h) in enumerate(zip(states, sizes)):
-        s = np.asarray(s).astype(X.dtype, copy=False)
-        if s.shape != (n, h):
-            raise ValueError(f"{name}[{k}] must have shape {(n, h)}, got {s.shape}")
+    for k, (s, w) in enumerate(zip(states, widths)):
+        s = np.zeros((n, w), dtype) if s is None else np.asarray(s).astype(dtype, copy=False)
+        if s.shape != (n, w):
+            raise ValueError(f"{name}[{k}] must have shape {(n, w)}, got {s.shape}")
         out.append(s)
     return out
-
-
-def _final_state_grads(d_states, cache, name):
-    """One (N, H_k) gradient per layer for the final states (zeros if None)."""
-    dtype = cache["dtype"]
-    n = cache["n_samples"]
-    sizes = [p["W_hh"].shape[1] for p in cache["params"]]
-    if d_states is None:
-        return [np.zeros((n, h), dtype=dtype) for h in sizes]
-    if len(d_states) != len(sizes):
-        raise ValueError(f"{name} must hold one array per layer "
-                         f"({len(sizes)}), got {len(d_states)}")
-    return [np.asarray(d).astype(dtype, copy=False) for d in d_states]
-
-
-def _output_grad(d_output, cache):
-    """dL/d output as an (N, T, H_last) array of the cache's dtype."""
-    layer = cache["layers"][-1]
-    shape = layer["h"][:, 1:].shape
-    if d_output is None:
-        return np.zeros(shape, dtype=cache["dtype"])
-    d_output = np.asarray(d_output).astype(cache["dtype"], copy=False)
-    if d_output.shape != shape:
-        raise ValueError(f"d_output must have shape {shape}, got {d_output.shape}")
-    return d_output
 
 
 def _parameter_grads(p, x, h_prev, d_in, d_rec):
@@ -253,34 +314,214 @@ def _parameter_grads(p, x, h_prev, d_in, d_rec):
     return dx, grads
 
 
+
+
 # ---------------------------------------------------------------------------
-# Vanilla RNN
+# One layer in one direction, and the stack
 # ---------------------------------------------------------------------------
 
-def _rnn_layer_forward(x, p, h0, activation):
+def _layer_forward(cell, x, p, h0, c0, activation, lengths, reverse):
+    """Run one direction of one layer over batch-first ``x`` (N, T, I).
+
+    With ``lengths``, a sequence's steps past its length leave its state
+    unchanged and output zeros; the reverse direction starts each sequence
+    at its own last step.
+    """
+    step, _ = _STEPS[cell]
     n, n_steps, _ = x.shape
     n_hidden = p["W_hh"].shape[1]
-    h = np.empty((n, n_steps + 1, n_hidden), dtype=x.dtype)
-    h[:, 0] = h0
-    # The input projection does not depend on the recurrence: all steps at once.
-    x_proj = x @ p["W_ih"].T + p["b_ih"]                     # (N, T, H)
-    for t in range(n_steps):
-        a = x_proj[:, t] + h[:, t] @ p["W_hh"].T + p["b_hh"]  # (N, H)
-        h[:, t + 1] = _activate(a, activation)
-    return {"x": x, "h": h}
+    x_proj = x @ p["W_ih"].T + p["b_ih"]                       # (N, T, G*H)
+    out = np.zeros((n, n_steps, n_hidden), dtype=x.dtype)
+    order = list(range(n_steps))[::-1] if reverse else list(range(n_steps))
+    h, c = h0, c0
+    steps = [None] * n_steps
+    for t in order:
+        active = None if lengths is None else (lengths > t)[:, np.newaxis]
+        h_t, c_t, saved = step(p, x_proj[:, t], h, c, activation)
+        steps[t] = (h, c, h_t, c_t, saved, active)
+        if active is not None:
+            h_t = np.where(active, h_t, h)
+            c_t = None if c is None else np.where(active, c_t, c)
+            out[:, t] = np.where(active, h_t, 0)
+        else:
+            out[:, t] = h_t
+        h, c = h_t, c_t
+    return out, h, c, {"x": x, "steps": steps, "order": order}
 
 
-def _rnn_layer_backward(lc, p, d_out, dh, activation):
-    h = lc["h"]
-    n_steps = d_out.shape[1]
-    delta = np.empty_like(d_out)                              # dL/da_t, (N, T, H)
-    for t in reversed(range(n_steps)):
-        dh = dh + d_out[:, t]                                 # dL/dh_t
-        delta[:, t] = dh * _activation_grad(h[:, t + 1], activation)
-        dh = delta[:, t] @ p["W_hh"]                          # dL/dh_{t-1}
-    dx, grads = _parameter_grads(p, lc["x"], h[:, :-1], delta, delta)
-    return dx, grads, dh
+def _layer_backward(cell, lc, p, d_out, dh, dc, activation, lengths, reverse, truncate):
+    """Backward of :func:`_layer_forward`: (dx, grads, dL/dh_0, dL/dc_0)."""
+    _, step_backward = _STEPS[cell]
+    steps = lc["steps"]
+    n, n_steps, _ = d_out.shape
+    width = p["W_hh"].shape[0]
+    d_in = np.zeros((n, n_steps, width), dtype=d_out.dtype)
+    d_rec = np.zeros_like(d_in)
+    for t in lc["order"][::-1]:
+        h_prev, c_prev, h_t, c_t, saved, active = steps[t]
+        di, dr, dh_direct, dc_prev = step_backward(p, saved, h_prev, c_prev, h_t, c_t,
+                                                   dh + d_out[:, t], dc, activation)
+        dh_prev = dh_direct + dr @ p["W_hh"]                  # dL/dh_{t-1}
+        if active is not None:
+            di, dr = di * active, dr * active
+            dh_prev = np.where(active, dh_prev, dh)
+            if dc is not None:
+                dc_prev = np.where(active, dc_prev, dc)
+        if truncate:
+            # no gradient crosses a window boundary of k steps counted from
+            # each sequence's own first step in this direction
+            position = (lengths - 1 - t) if (reverse and lengths is not None) else \
+                np.full(n, (n_steps - 1 - t) if reverse else t)
+            cut = ((position > 0) & (position % truncate == 0))[:, np.newaxis]
+            if active is not None:
+                cut = cut & active
+            dh_prev = np.where(cut, 0, dh_prev)
+            if dc_prev is not None:
+                dc_prev = np.where(cut, 0, dc_prev)
+        d_in[:, t], d_rec[:, t] = di, dr
+        dh, dc = dh_prev, dc_prev
+    h_prev_seq = np.stack([steps[t][0] for t in range(n_steps)], axis=1)
+    dx, grads = _parameter_grads(p, lc["x"], h_prev_seq, d_in, d_rec)
+    return dx, grads, dh, dc
 
+
+def forward(cell, X, layers, h0=None, c0=None, *, activation="tanh", lengths=None,
+            dropout_masks=None):
+    """Forward pass of a stack of layers of any cell, with lengths and directions.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    X : ndarray of shape (N, T, I)
+        Batch of padded input sequences; float32 or float64.
+    layers : list of dict
+        Per layer ``W_ih``, ``W_hh``, ``b_ih``, ``b_hh`` and, for a
+        bidirectional layer, the same names with ``_reverse``; layer k > 0
+        reads layer k - 1's output (both directions side by side).
+    h0, c0 : list of ndarray of shape (N, D*H_k), optional
+        Initial states per layer (forward then reverse); zeros if None.
+    activation : {"tanh", "relu", "sigmoid"}, default="tanh"
+        Vanilla cell only.
+    lengths : ndarray of int of shape (N,), optional
+        Valid steps per sequence (all T if None). Past its length a
+        sequence's output is zero; its forward final state is the one at
+        its last valid step, its reverse pass starts there.
+    dropout_masks : list of ndarray of shape (N, T, D*H_k), optional
+        Multipliers of each layer's output below the top (dropout).
+
+    Returns
+    -------
+    output : ndarray of shape (N, T, D*H_last)
+    h_n : list of ndarray of shape (N, D*H_k)
+    c_n : list of ndarray of shape (N, D*H_k) or None (LSTM only)
+    cache : dict
+        For :func:`backward`.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    X, params = _prepare(X, layers, N_GATES[cell])
+    n = X.shape[0]
+    if lengths is not None:
+        lengths = np.asarray(lengths, dtype=np.intp)
+    widths = [_directions(p) * p["W_hh"].shape[1] for p in params]
+    h0 = _states(h0, n, widths, X.dtype, "h0")
+    c0 = _states(c0, n, widths, X.dtype, "c0") if cell == "lstm" else [None] * len(params)
+    layer_caches, h_n, c_n = [], [], []
+    x = X
+    for k, p in enumerate(params):
+        H = p["W_hh"].shape[1]
+        outs, hs, cs, lcs = [], [], [], []
+        for d in range(_directions(p)):
+            cols = slice(d * H, (d + 1) * H)
+            out, h, c, lc = _layer_forward(cell, x, _direction(p, d), h0[k][:, cols],
+                                           None if c0[k] is None else c0[k][:, cols],
+                                           activation, lengths, d == 1)
+            outs.append(out)
+            hs.append(h)
+            cs.append(c)
+            lcs.append(lc)
+        layer_caches.append(lcs)
+        output = np.concatenate(outs, axis=2)
+        h_n.append(np.concatenate(hs, axis=1))
+        c_n.append(np.concatenate(cs, axis=1) if cell == "lstm" else None)
+        if dropout_masks is not None and k < len(params) - 1:
+            output = output * dropout_masks[k]
+        x = output
+    cache = {"cell": cell, "activation": activation, "params": params, "layers": layer_caches,
+             "dtype": X.dtype, "n_samples": n, "lengths": lengths,
+             "dropout_masks": dropout_masks, "output_shape": x.shape}
+    return x, h_n, (c_n if cell == "lstm" else None), cache
+
+
+def backward(cache, d_output, d_h_n=None, d_c_n=None, *, truncate=None):
+    """Backpropagation through time for :func:`forward`.
+
+    Parameters
+    ----------
+    cache : dict
+        From :func:`forward`.
+    d_output : ndarray of shape (N, T, D*H_last) or None
+        Gradient of the loss with respect to ``output`` (None: zeros).
+    d_h_n, d_c_n : list of ndarray of shape (N, D*H_k), optional
+        Gradients with respect to the final states; zeros if None.
+    truncate : int, optional
+        Truncated BPTT: no gradient crosses a boundary of windows of
+        ``truncate`` steps counted from each sequence's first step in the
+        direction of the pass (the state's dependence on earlier windows
+        is treated as constant, as with PyTorch's ``detach()`` every k steps).
+
+    Returns
+    -------
+    dX : ndarray of shape (N, T, I)
+    d_layers : list of dict
+        Gradients keyed like the parameters (``_reverse`` included).
+    d_h0 : list of ndarray of shape (N, D*H_k)
+    d_c0 : list of ndarray of shape (N, D*H_k) or None (LSTM only)
+    """
+    cell, activation = cache["cell"], cache["activation"]
+    params, dtype, n = cache["params"], cache["dtype"], cache["n_samples"]
+    lengths, masks = cache["lengths"], cache["dropout_masks"]
+    shape = cache["output_shape"]
+    if d_output is None:
+        d_out = np.zeros(shape, dtype=dtype)
+    else:
+        d_out = np.asarray(d_output).astype(dtype, copy=False)
+        if d_out.shape != shape:
+            raise ValueError(f"d_output must have shape {shape}, got {d_out.shape}")
+    widths = [_directions(p) * p["W_hh"].shape[1] for p in params]
+    dh_final = _states(d_h_n, n, widths, dtype, "d_h_n")
+    dc_final = _states(d_c_n, n, widths, dtype, "d_c_n") if cell == "lstm" \
+        else [None] * len(params)
+    n_layers = len(params)
+    d_layers, d_h0, d_c0 = [None] * n_layers, [None] * n_layers, [None] * n_layers
+    for k in reversed(range(n_layers)):
+        p = params[k]
+        H = p["W_hh"].shape[1]
+        dx_total, grads, dhs, dcs = 0, {}, [], []
+        for d in range(_directions(p)):
+            cols = slice(d * H, (d + 1) * H)
+            dx, g, dh, dc = _layer_backward(
+                cell, cache["layers"][k][d], _direction(p, d), d_out[:, :, cols],
+                dh_final[k][:, cols], None if dc_final[k] is None else dc_final[k][:, cols],
+                activation, lengths, d == 1, truncate)
+            dx_total = dx_total + dx
+            grads.update({key + (_REVERSE if d == 1 else ""): v for key, v in g.items()})
+            dhs.append(dh)
+            dcs.append(dc)
+        d_layers[k] = grads
+        d_h0[k] = np.concatenate(dhs, axis=1)
+        d_c0[k] = np.concatenate(dcs, axis=1) if cell == "lstm" else None
+        d_out = dx_total
+        if k > 0 and masks is not None:
+            d_out = d_out * masks[k - 1]
+    return d_out, d_layers, d_h0, (d_c0 if cell == "lstm" else None)
+
+
+# ---------------------------------------------------------------------------
+# The per-cell functions (the signatures of crnn.ops)
+# ---------------------------------------------------------------------------
 
 def rnn_forward(X, layers, h0=None, *, activation="tanh"):
     """Forward pass of a stack of vanilla (Elman) RNN layers.
@@ -316,21 +557,8 @@ def rnn_forward(X, layers, h0=None, *, activation="tanh"):
     ValueError
         If ``activation`` is unknown or shapes do not match.
     """
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, "
-                         f"got {activation!r}")
-    X, params = _prepare(X, layers, _N_GATES["rnn"])
-    h0 = _initial_states(h0, X, params, "h0")
-    layer_caches = []
-    x = X
-    for p, h0_k in zip(params, h0):
-        lc = _rnn_layer_forward(x, p, h0_k, activation)
-        layer_caches.append(lc)
-        x = lc["h"][:, 1:]
-    h_n = [lc["h"][:, -1].copy() for lc in layer_caches]
-    cache = {"cell": "rnn", "activation": activation, "params": params,
-             "layers": layer_caches, "dtype": X.dtype, "n_samples": X.shape[0]}
-    return x.copy(), h_n, cache
+    output, h_n, _, cache = forward("rnn", X, layers, h0, activation=activation)
+    return output, h_n, cache
 
 
 def rnn_backward(cache, d_output, d_h_n=None):
@@ -356,64 +584,8 @@ def rnn_backward(cache, d_output, d_h_n=None):
     d_h0 : list of ndarray of shape (N, H_k)
         Gradient with respect to each layer's initial hidden state.
     """
-    activation = cache["activation"]
-    d_out = _output_grad(d_output, cache)
-    dh_final = _final_state_grads(d_h_n, cache, "d_h_n")
-    n_layers = len(cache["params"])
-    d_layers, d_h0 = [None] * n_layers, [None] * n_layers
-    for k in reversed(range(n_layers)):
-        d_out, d_layers[k], d_h0[k] = _rnn_layer_backward(
-            cache["layers"][k], cache["params"][k], d_out, dh_final[k],
-            activation)
-    return d_out, d_layers, d_h0
-
-
-# ---------------------------------------------------------------------------
-# LSTM
-# ---------------------------------------------------------------------------
-
-def _lstm_layer_forward(x, p, h0, c0):
-    n, n_steps, _ = x.shape
-    H = p["W_hh"].shape[1]
-    h = np.empty((n, n_steps + 1, H), dtype=x.dtype)
-    c = np.empty((n, n_steps + 1, H), dtype=x.dtype)
-    gates = np.empty((n, n_steps, 4 * H), dtype=x.dtype)     # i, f, g, o after activation
-    h[:, 0] = h0
-    c[:, 0] = c0
-    x_proj = x @ p["W_ih"].T + p["b_ih"]                     # (N, T, 4H)
-    for t in range(n_steps):
-        a = x_proj[:, t] + h[:, t] @ p["W_hh"].T + p["b_hh"]  # (N, 4H)
-        i = _sigmoid(a[:, 0:H])
-        f = _sigmoid(a[:, H:2 * H])
-        g = np.tanh(a[:, 2 * H:3 * H])
-        o = _sigmoid(a[:, 3 * H:4 * H])
-        c[:, t + 1] = f * c[:, t] + i * g
-        h[:, t + 1] = o * np.tanh(c[:, t + 1])
-        gates[:, t] = np.concatenate([i, f, g, o], axis=1)
-    return {"x": x, "h": h, "c": c, "gates": gates}
-
-
-def _lstm_layer_backward(lc, p, d_out, dh, dc):
-    h, c, gates = lc["h"], lc["c"], lc["gates"]
-    n_steps = d_out.shape[1]
-    H = h.shape[2]
-    delta = np.empty_like(gates)                              # dL/d pre-activations
-    for t in reversed(range(n_steps)):
-        i = gates[:, t, 0:H]
-        f = gates[:, t, H:2 * H]
-        g = gates[:, t, 2 * H:3 * H]
-        o = gates[:, t, 3 * H:4 * H]
-        tanh_c = np.tanh(c[:, t + 1])
-        dh = dh + d_out[:, t]                                 # dL/dh_t
-        dc = dc + dh * o * (1 - tanh_c * tanh_c)              # dL/dc_t
-        delta[:, t, 0:H] = dc * g * i * (1 - i)               # through i
-        delta[:, t, H:2 * H] = dc * c[:, t] * f * (1 - f)     # through f
-        delta[:, t, 2 * H:3 * H] = dc * i * (1 - g * g)       # through g
-        delta[:, t, 3 * H:4 * H] = dh * tanh_c * o * (1 - o)  # through o
-        dh = delta[:, t] @ p["W_hh"]                          # dL/dh_{t-1}
-        dc = dc * f                                           # dL/dc_{t-1}
-    dx, grads = _parameter_grads(p, lc["x"], h[:, :-1], delta, delta)
-    return dx, grads, dh, dc
+    dX, d_layers, d_h0, _ = backward(cache, d_output, d_h_n)
+    return dX, d_layers, d_h0
 
 
 def lstm_forward(X, layers, h0=None, c0=None):
@@ -451,20 +623,7 @@ def lstm_forward(X, layers, h0=None, c0=None):
     cache : dict
         Everything :func:`lstm_backward` needs.
     """
-    X, params = _prepare(X, layers, _N_GATES["lstm"])
-    h0 = _initial_states(h0, X, params, "h0")
-    c0 = _initial_states(c0, X, params, "c0")
-    layer_caches = []
-    x = X
-    for p, h0_k, c0_k in zip(params, h0, c0):
-        lc = _lstm_layer_forward(x, p, h0_k, c0_k)
-        layer_caches.append(lc)
-        x = lc["h"][:, 1:]
-    h_n = [lc["h"][:, -1].copy() for lc in layer_caches]
-    c_n = [lc["c"][:, -1].copy() for lc in layer_caches]
-    cache = {"cell": "lstm", "params": params, "layers": layer_caches,
-             "dtype": X.dtype, "n_samples": X.shape[0]}
-    return x.copy(), h_n, c_n, cache
+    return forward("lstm", X, layers, h0, c0)
 
 
 def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None):
@@ -493,66 +652,7 @@ def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None):
     d_c0 : list of ndarray of shape (N, H_k)
         Gradient with respect to each layer's initial cell state.
     """
-    d_out = _output_grad(d_output, cache)
-    dh_final = _final_state_grads(d_h_n, cache, "d_h_n")
-    dc_final = _final_state_grads(d_c_n, cache, "d_c_n")
-    n_layers = len(cache["params"])
-    d_layers, d_h0, d_c0 = [None] * n_layers, [None] * n_layers, [None] * n_layers
-    for k in reversed(range(n_layers)):
-        d_out, d_layers[k], d_h0[k], d_c0[k] = _lstm_layer_backward(
-            cache["layers"][k], cache["params"][k], d_out, dh_final[k],
-            dc_final[k])
-    return d_out, d_layers, d_h0, d_c0
-
-
-# ---------------------------------------------------------------------------
-# GRU
-# ---------------------------------------------------------------------------
-
-def _gru_layer_forward(x, p, h0):
-    n, n_steps, _ = x.shape
-    H = p["W_hh"].shape[1]
-    h = np.empty((n, n_steps + 1, H), dtype=x.dtype)
-    gates = np.empty((n, n_steps, 3 * H), dtype=x.dtype)     # r, z, n after activation
-    hn = np.empty((n, n_steps, H), dtype=x.dtype)            # W_hn h_{t-1} + b_hn
-    h[:, 0] = h0
-    x_proj = x @ p["W_ih"].T + p["b_ih"]                     # (N, T, 3H)
-    for t in range(n_steps):
-        gi = x_proj[:, t]                                     # input side, (N, 3H)
-        gh = h[:, t] @ p["W_hh"].T + p["b_hh"]                # hidden side, (N, 3H)
-        r = _sigmoid(gi[:, 0:H] + gh[:, 0:H])
-        z = _sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
-        n_t = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-        h[:, t + 1] = (1 - z) * n_t + z * h[:, t]
-        gates[:, t] = np.concatenate([r, z, n_t], axis=1)
-        hn[:, t] = gh[:, 2 * H:]
-    return {"x": x, "h": h, "gates": gates, "hn": hn}
-
-
-def _gru_layer_backward(lc, p, d_out, dh):
-    h, gates, hn = lc["h"], lc["gates"], lc["hn"]
-    n_steps = d_out.shape[1]
-    H = h.shape[2]
-    d_in = np.empty_like(gates)      # dL/d(W_ih x_t + b_ih)
-    d_rec = np.empty_like(gates)     # dL/d(W_hh h_{t-1} + b_hh)
-    for t in reversed(range(n_steps)):
-        r = gates[:, t, 0:H]
-        z = gates[:, t, H:2 * H]
-        n_t = gates[:, t, 2 * H:]
-        h_prev = h[:, t]
-        dh = dh + d_out[:, t]                                 # dL/dh_t
-        dn = dh * (1 - z) * (1 - n_t * n_t)                   # through n's tanh
-        dz = dh * (h_prev - n_t) * z * (1 - z)
-        dr = dn * hn[:, t] * r * (1 - r)
-        d_in[:, t, 0:H] = dr
-        d_in[:, t, H:2 * H] = dz
-        d_in[:, t, 2 * H:] = dn
-        d_rec[:, t, 0:H] = dr
-        d_rec[:, t, H:2 * H] = dz
-        d_rec[:, t, 2 * H:] = dn * r
-        dh = dh * z + d_rec[:, t] @ p["W_hh"]                 # dL/dh_{t-1}
-    dx, grads = _parameter_grads(p, lc["x"], h[:, :-1], d_in, d_rec)
-    return dx, grads, dh
+    return backward(cache, d_output, d_h_n, d_c_n)
 
 
 def gru_forward(X, layers, h0=None):
@@ -586,18 +686,8 @@ def gru_forward(X, layers, h0=None):
     cache : dict
         Everything :func:`gru_backward` needs.
     """
-    X, params = _prepare(X, layers, _N_GATES["gru"])
-    h0 = _initial_states(h0, X, params, "h0")
-    layer_caches = []
-    x = X
-    for p, h0_k in zip(params, h0):
-        lc = _gru_layer_forward(x, p, h0_k)
-        layer_caches.append(lc)
-        x = lc["h"][:, 1:]
-    h_n = [lc["h"][:, -1].copy() for lc in layer_caches]
-    cache = {"cell": "gru", "params": params, "layers": layer_caches,
-             "dtype": X.dtype, "n_samples": X.shape[0]}
-    return x.copy(), h_n, cache
+    output, h_n, _, cache = forward("gru", X, layers, h0)
+    return output, h_n, cache
 
 
 def gru_backward(cache, d_output, d_h_n=None):
@@ -622,39 +712,13 @@ def gru_backward(cache, d_output, d_h_n=None):
     d_h0 : list of ndarray of shape (N, H_k)
         Gradient with respect to each layer's initial hidden state.
     """
-    d_out = _output_grad(d_output, cache)
-    dh_final = _final_state_grads(d_h_n, cache, "d_h_n")
-    n_layers = len(cache["params"])
-    d_layers, d_h0 = [None] * n_layers, [None] * n_layers
-    for k in reversed(range(n_layers)):
-        d_out, d_layers[k], d_h0[k] = _gru_layer_backward(
-            cache["layers"][k], cache["params"][k], d_out, dh_final[k])
-    return d_out, d_layers, d_h0
+    dX, d_layers, d_h0, _ = backward(cache, d_output, d_h_n)
+    return dX, d_layers, d_h0
 
 
 # ---------------------------------------------------------------------------
 # Training: one epoch of minibatch Adam on a squared-error regressor
 # ---------------------------------------------------------------------------
-
-def _network_forward(cell, X, layers, activation):
-    """Forward of any cell: (output (N, T, H_last), cache)."""
-    if cell == "rnn":
-        output, _, cache = rnn_forward(X, layers, activation=activation)
-    elif cell == "lstm":
-        output, _, _, cache = lstm_forward(X, layers)
-    else:
-        output, _, cache = gru_forward(X, layers)
-    return output, cache
-
-
-def _network_backward(cell, cache, d_output):
-    """Backward of any cell: the list of per-layer parameter gradients."""
-    if cell == "rnn":
-        return rnn_backward(cache, d_output)[1]
-    if cell == "lstm":
-        return lstm_backward(cache, d_output)[1]
-    return gru_backward(cache, d_output)[1]
-
 
 def _adam_update(params, grads, adam_state, learning_rate,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8):
@@ -733,10 +797,10 @@ def train_epoch(cell, X, y, layers, readout, *, batch_size=32,
         dicts of moment arrays shaped like the parameters, one per layer and
         one last for the readout). Pass it to the next call to continue.
     """
-    if cell not in _N_GATES:
-        raise ValueError(f"cell must be one of {tuple(_N_GATES)}, got {cell!r}")
-    if cell == "rnn" and activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, "
+    if cell not in N_GATES:
+        raise ValueError(f"cell must be one of {tuple(N_GATES)}, got {cell!r}")
+    if cell == "rnn" and activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, "
                          f"got {activation!r}")
     X = _as_float_array(X)
     y = np.asarray(y).astype(X.dtype, copy=False)
@@ -758,7 +822,7 @@ def train_epoch(cell, X, y, layers, readout, *, batch_size=32,
         W_out = np.asarray(readout["W_out"]).astype(X.dtype, copy=False)
         b_out = np.asarray(readout["b_out"]).astype(X.dtype, copy=False)
 
-        output, cache = _network_forward(cell, Xb, layers, activation)
+        output, _, _, cache = forward(cell, Xb, layers, activation=activation)
         h = output if return_sequences else output[:, -1]    # (B, T, H) or (B, H)
         pred = h @ W_out.T + b_out                            # (B, T, O) or (B, O)
         err = pred - yb
@@ -774,6 +838,6 @@ def train_epoch(cell, X, y, layers, readout, *, batch_size=32,
             d_output = np.zeros_like(output)
             d_output[:, -1] = d_h
             d_readout = {"W_out": d_pred.T @ h, "b_out": d_pred.sum(axis=0)}
-        d_layers = _network_backward(cell, cache, d_output)
+        d_layers = backward(cache, d_output)[1]
         _adam_update(params, d_layers + [d_readout], adam_state, learning_rate)
     return float(np.mean(batch_losses)), adam_state
