@@ -138,13 +138,6 @@ def test_sparse_X(Estimator):
         _fit(Estimator, sp.csr_matrix(X_GOOD[:, :, 0]))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_ragged_list_not_yet_supported(Estimator):
-    X = [np.zeros((3, 2)), np.zeros((4, 2))]
-    with pytest.raises(ValueError, match="sequences of different lengths"):
-        _fit(Estimator, X, [0, 1])
-
-
 def test_return_sequences_needs_step_targets():
     for Estimator in ESTIMATORS:
         with pytest.raises(ValueError, match="one target per time step"):

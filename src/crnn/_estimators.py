@@ -24,9 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from crnn import _spec, _training
 from crnn._network import RecurrentNetwork
-from crnn._validation import (check_n_features, check_sequences, check_target_length,
-                              check_target_steps, check_targets_present,
-                              resolve_batch_size)
+from crnn._validation import (check_n_features, check_sequence_targets, check_sequences,
+                              check_target_length, check_targets_present,
+                              resolve_batch_size, valid_steps)
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -58,6 +58,9 @@ class _BaseRNN(BaseEstimator):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "truncate_bptt": [Interval(Integral, 1, None, closed="left"), None],
         "forget_bias": [Real],
         "dtype": [StrOptions(set(_DTYPES))],
     }
@@ -68,7 +71,8 @@ class _BaseRNN(BaseEstimator):
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 clip_grad_norm=5.0, forget_bias=0.0, dtype="float32"):
+                 clip_grad_norm=5.0, bidirectional=False, dropout=0.0, truncate_bptt=None,
+                 forget_bias=0.0, dtype="float32"):
         self.cell = cell
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -92,6 +96,9 @@ class _BaseRNN(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.clip_grad_norm = clip_grad_norm
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.truncate_bptt = truncate_bptt
         self.forget_bias = forget_bias
         self.dtype = dtype
 
@@ -163,16 +170,33 @@ class _BaseRNN(BaseEstimator):
             or per time step with ``return_sequences=True``.
         """
         check_is_fitted(self, "coefs_")
-        out = self._forward_output(X)
-        return self._format_prediction(out)
+        out, lengths = self._forward_output(X)
+        return self._per_sequence(self._format_prediction(out), lengths)
 
     # --------------------------------------------------------------- internal
     def _score_steps(self, X, y, sample_weight):
-        """score() with return_sequences=True: the metric over every step."""
+        """score() with return_sequences=True: the metric over every valid step."""
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with return_sequences=True.")
         check_is_fitted(self, "coefs_")
-        return self._score_arrays(X, y)
+        X, lengths = check_sequences(X, self._network.dtype)
+        return self._score_arrays(X, lengths, y)
+
+    def _per_sequence(self, pred, lengths):
+        """Per-step predictions of variable-length sequences as a list of arrays."""
+        if not self.return_sequences or lengths is None:
+            return pred
+        return [pred[i, :n] for i, n in enumerate(lengths)]
+
+    def _step_targets(self, y, lengths, n_steps):
+        """Per-step targets (list or padded array) as a padded array."""
+        y = check_sequence_targets(y, lengths, n_steps)
+        if y.ndim < 2 or y.shape[1] != n_steps:
+            raise ValueError(
+                "With return_sequences=True y needs one target per time step, shape "
+                f"(n_samples, n_timesteps[, n_outputs]) with n_timesteps = {n_steps}, or a "
+                f"list of per-sequence targets; got shape {y.shape}.")
+        return y
 
     def _dtype(self):
         return np.dtype(_DTYPES[self.dtype])
@@ -185,19 +209,21 @@ class _BaseRNN(BaseEstimator):
                              f"got {self.hidden_layer_sizes!r}.")
         return tuple(int(h) for h in sizes)
 
-    def _forward_output(self, X):
-        """Readout values for X: (n, O) or (n, T, O), in the fitted dtype."""
-        X = check_sequences(X, self._network.dtype)
+    def _forward_output(self, X, lengths=None, checked=False):
+        """Readout values for X and its lengths: (n, O) or (n, T, O), fitted dtype."""
+        if not checked:
+            X, lengths = check_sequences(X, self._network.dtype)
         check_n_features(self, X, reset=False)
         # the inference kernels read batch-first rows in place (no copy if X
         # is already C-ordered)
         X = np.ascontiguousarray(X)
-        return _training.predict(self._network, self.coefs_, X)
+        return _training.predict(self._network, self.coefs_, X, lengths), lengths
 
     def _build_model(self, n_features, n_outputs):
         return RecurrentNetwork(self.cell, n_features, self._hidden_sizes(), n_outputs,
                                 self.activation, self._dtype(),
-                                return_sequences=self.return_sequences, loss=self._loss_name)
+                                return_sequences=self.return_sequences, loss=self._loss_name,
+                                bidirectional=self.bidirectional)
 
     def _initialize(self, n_features, n_outputs, rng):
         self._network = self._build_model(n_features, n_outputs)
@@ -232,15 +258,15 @@ class _BaseRNN(BaseEstimator):
             # a changed architecture or dtype cannot continue from the old weights
             net = self._network
             return (net.cell != self.cell or net.hidden_sizes != self._hidden_sizes()
-                    or net.dtype != self._dtype())
+                    or net.dtype != self._dtype() or net.bidirectional != self.bidirectional)
         return True
 
     def _fit(self, X, y, incremental, classes=None, X_val=None, y_val=None):
         check_targets_present(self, y)
         dtype = self._dtype()
-        X = check_sequences(X, dtype)
+        X, lengths = check_sequences(X, dtype)
         reinit = self._needs_reinit(incremental)
-        targets = self._prepare_targets(X, y, reinit, classes)
+        targets = self._prepare_targets(X, lengths, y, reinit, classes)
         check_n_features(self, X, reset=reinit)
         rng = check_random_state(self.random_state)
         if reinit:
@@ -260,18 +286,18 @@ class _BaseRNN(BaseEstimator):
                 if y_val is None:
                     raise ValueError("X_val was given without y_val.")
                 X_val = check_sequences(X_val, dtype, name="X_val")
-                check_n_features(self, X_val, reset=False)
-                y_val = np.asarray(y_val)
-                check_target_length(X_val, y_val)
+                check_n_features(self, X_val[0], reset=False)
+                check_target_length(X_val[0], y_val)
             else:
-                X, targets, X_val, y_val = self._validation_split(X, targets, rng)
+                X, lengths, targets, X_val, y_val = self._validation_split(
+                    X, lengths, targets, rng)
 
-        data = _training.SequenceData(X, targets, per_step=self.return_sequences)
+        data = _training.SequenceData(X, targets, lengths, per_step=self.return_sequences)
         self._run_epochs(data, rng, 1 if incremental else self.max_iter, early_stopping,
                          X_val, y_val, incremental)
         return self
 
-    def _validation_split(self, X, targets, rng):
+    def _validation_split(self, X, lengths, targets, rng):
         stratify = None
         if isinstance(self, ClassifierMixin) and not self.return_sequences:
             stratify = targets
@@ -280,22 +306,32 @@ class _BaseRNN(BaseEstimator):
             raise ValueError("The training data is too small to hold out "
                              f"validation_fraction={self.validation_fraction} for early "
                              "stopping; pass more samples or set early_stopping=False.")
-        X_train, X_val, t_train, t_val = train_test_split(
-            X, targets, random_state=rng.randint(np.iinfo(np.int32).max),
+        train, val = train_test_split(
+            np.arange(X.shape[0]), random_state=rng.randint(np.iinfo(np.int32).max),
             test_size=n_val, stratify=stratify)
-        return X_train, t_train, X_val, self._decode_targets(t_val)
+        lengths_train = None if lengths is None else lengths[train]
+        lengths_val = None if lengths is None else lengths[val]
+        y_val = self._decode_targets(targets[val])
+        if self.return_sequences and lengths_val is not None:
+            y_val = [t[:n] for t, n in zip(y_val, lengths_val)]
+        return X[train], lengths_train, targets[train], (X[val], lengths_val), y_val
 
     def _hyper(self):
         return _training.Hyper(
             solver=self.solver, learning_rate=self.learning_rate_init, alpha=self.alpha,
             clip_grad_norm=0.0 if self.clip_grad_norm is None else float(self.clip_grad_norm),
             beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
-            momentum=self.momentum, nesterov=self.nesterovs_momentum)
+            momentum=self.momentum, nesterov=self.nesterovs_momentum,
+            truncate=self.truncate_bptt, dropout=float(self.dropout))
 
     def _run_epochs(self, data, rng, n_epochs, early_stopping, X_val, y_val, incremental):
         batch_size = resolve_batch_size(self.batch_size, data.n_samples)
+        # dropout masks come from their own stream, seeded from the
+        # estimator's: without dropout the shuffling stream is untouched
+        dropout_rng = (np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+                       if self.dropout > 0 and len(self._hidden_sizes()) > 1 else None)
         trainer = _training.Trainer(self._network, self._params, self._optimizer_state,
-                                    self._hyper(), batch_size)
+                                    self._hyper(), batch_size, dropout_rng=dropout_rng)
         with trainer:
             self._epoch_loop(trainer, data, rng, n_epochs, early_stopping, X_val, y_val,
                              incremental)
@@ -350,7 +386,7 @@ class _BaseRNN(BaseEstimator):
 
     def _update_no_improvement(self, early_stopping, X_val, y_val):
         if early_stopping:
-            score = self._score_arrays(X_val, y_val)
+            score = self._score_arrays(X_val[0], X_val[1], y_val)
             self.validation_scores_.append(score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
@@ -504,19 +540,23 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             self._validate_params()
         return self._partial_fit(X, y)
 
-    def _prepare_targets(self, X, y, reinit, classes):
+    def _prepare_targets(self, X, lengths, y, reinit, classes):
+        check_target_length(X, y)
+        if self.return_sequences:
+            y = self._step_targets(y, lengths, X.shape[1])
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
             try:
                 y = y.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"y must be numeric; got dtype {y.dtype}.") from exc
-        check_target_length(X, y)
-        if not np.all(np.isfinite(y)):
+        checked = valid_steps(y, lengths) if self.return_sequences else y
+        if not np.all(np.isfinite(checked)):
             raise ValueError("Input y contains NaN or infinity.")
         dtype = self._dtype()
         if self.return_sequences:
-            check_target_steps(X, y)
+            if lengths is not None:
+                y = np.where(np.isfinite(y), y, 0)   # padding of a NaN-padded y
             if y.ndim > 3:
                 raise ValueError(f"y must be 2-D or 3-D with return_sequences=True, "
                                  f"got shape {y.shape}.")
@@ -546,10 +586,14 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             return out[..., 0]
         return out
 
-    def _score_arrays(self, X, y):
-        y = np.asarray(y, dtype=np.float64)
-        pred = self._forward_output(X).astype(np.float64)
+    def _score_arrays(self, X, lengths, y):
+        pred, _ = self._forward_output(X, lengths, checked=True)
+        pred = pred.astype(np.float64)
         n_outputs = pred.shape[-1]
+        if self.return_sequences:
+            y = self._step_targets(y, lengths, X.shape[1])
+            y, pred = valid_steps(np.asarray(y, np.float64), lengths), valid_steps(pred, lengths)
+        y = np.asarray(y, dtype=np.float64)
         return r2_score(y.reshape(-1, n_outputs), pred.reshape(-1, n_outputs))
 
     def score(self, X, y, sample_weight=None):
@@ -634,15 +678,14 @@ validation_scores_, best_validation_score_
                 raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._partial_fit(X, y, classes)
 
-    def _prepare_targets(self, X, y, reinit, classes):
+    def _prepare_targets(self, X, lengths, y, reinit, classes):
         if self.return_sequences:
-            y = np.asarray(y)
             check_target_length(X, y)
-            check_target_steps(X, y)
+            y = self._step_targets(y, lengths, X.shape[1])
             if y.ndim != 2:
                 raise ValueError("With return_sequences=True the classifier needs y of "
                                  f"shape (n_samples, n_timesteps); got {y.shape}.")
-            flat = y.ravel()
+            flat = valid_steps(y, lengths)
         else:
             y = column_or_1d(y, warn=True)
             check_target_length(X, y)
@@ -662,6 +705,11 @@ validation_scores_, best_validation_score_
             raise ValueError(f"y contains labels not in classes_: {unseen!r}.")
         encoder = LabelEncoder().fit(self.classes_)
         codes = encoder.transform(flat).astype(np.intp)
+        if self.return_sequences and lengths is not None:
+            # padded steps get class 0: they are never gathered into a minibatch
+            padded = np.zeros(y.shape, dtype=np.intp)
+            padded[np.arange(y.shape[1])[np.newaxis, :] < lengths[:, np.newaxis]] = codes
+            return padded
         return codes.reshape(y.shape)
 
     def _n_outputs_for_fit(self, targets):
@@ -673,9 +721,14 @@ validation_scores_, best_validation_score_
     def _format_prediction(self, out):
         return self.classes_[np.argmax(out, axis=-1)]
 
-    def _score_arrays(self, X, y):
-        pred = self._format_prediction(self._forward_output(X))
+    def _score_arrays(self, X, lengths, y):
+        pred = self._format_prediction(self._forward_output(X, lengths, checked=True)[0])
+        if self.return_sequences:
+            y = valid_steps(self._step_targets(y, lengths, X.shape[1]), lengths)
+            pred = valid_steps(pred, lengths)
         return accuracy_score(np.asarray(y).ravel(), pred.ravel())
+
+
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -690,11 +743,12 @@ validation_scores_, best_validation_score_
             Softmax of the readout, columns ordered as ``classes_``.
         """
         check_is_fitted(self, "coefs_")
-        logits = self._forward_output(X).astype(np.float64)
+        logits, lengths = self._forward_output(X)
+        logits = logits.astype(np.float64)
         logits -= logits.max(axis=-1, keepdims=True)
         proba = np.exp(logits)
         proba /= proba.sum(axis=-1, keepdims=True)
-        return proba
+        return self._per_sequence(proba, lengths)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -708,9 +762,11 @@ validation_scores_, best_validation_score_
         log_proba : ndarray, same shape as :meth:`predict_proba`
         """
         check_is_fitted(self, "coefs_")
-        logits = self._forward_output(X).astype(np.float64)
+        logits, lengths = self._forward_output(X)
+        logits = logits.astype(np.float64)
         logits -= logits.max(axis=-1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        return self._per_sequence(
+            logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True)), lengths)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy; with return_sequences over every labelled step.

@@ -244,7 +244,7 @@ def _split_state(state, n_dir, n_hidden, d):
 
 
 def stack_forward(cell, layers, X, packing, ws, activation, h0=None, c0=None,
-                  dropout_masks=None):
+                  dropout_masks=None, reverse=False):
     """Run stacked layers forward on packed ``X`` (n_rows, n_features).
 
     Parameters
@@ -256,6 +256,8 @@ def stack_forward(cell, layers, X, packing, ws, activation, h0=None, c0=None,
     dropout_masks : list of ndarray or None
         Per layer below the top, a packed (n_rows, D*H_k) array of 0 and
         1 / (1 - p) that multiplies the layer's output before the next layer.
+    reverse : bool
+        One-directional layers run from each sequence's last step to its first.
 
     Returns
     -------
@@ -274,7 +276,7 @@ def stack_forward(cell, layers, X, packing, ws, activation, h0=None, c0=None,
                 cell, activation, direction_params(p, d == 1), inputs, packing,
                 _split_state(None if h0 is None else h0[k], n_dir, n_hidden, d),
                 _split_state(None if c0 is None else c0[k], n_dir, n_hidden, d),
-                ws, (k, d), d == 1, H_out, d * n_hidden))
+                ws, (k, d), d == 1 or reverse, H_out, d * n_hidden))
         stack_inputs.append(inputs)
         outputs.append(H_out)
         caches.append(layer_caches)
@@ -287,7 +289,7 @@ def stack_forward(cell, layers, X, packing, ws, activation, h0=None, c0=None,
 
 
 def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, activation,
-                   need_dX=False, truncate=None, dropout_masks=None):
+                   need_dX=False, truncate=None, dropout_masks=None, reverse=False):
     """Backpropagate through stacked layers.
 
     Parameters
@@ -298,6 +300,8 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
         dL/dh_t of the top layer's outputs at every packed row; None means zero.
     dh_n, dc_n : list of (ndarray of shape (B, D*H_k) or None) or None
         dL/d(final states) per layer; None means zero.
+    truncate, dropout_masks, reverse
+        As given to (or used by) the forward pass.
 
     Returns
     -------
@@ -326,13 +330,12 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
             dX_k = _EMPTY[dtype]
         h_parts, c_parts = [], []
         for d in range(n_dir):
-            reverse = d == 1
             dh0, dc0 = layer_backward(
-                cell, activation, direction_params(p, reverse), direction_params(g, reverse),
+                cell, activation, direction_params(p, d == 1), direction_params(g, d == 1),
                 inputs, packing, cache.layers[k][d], dH, d * n_hidden,
                 _split_state(None if dh_n is None else dh_n[k], n_dir, n_hidden, d),
                 _split_state(None if dc_n is None else dc_n[k], n_dir, n_hidden, d),
-                dX_k, d == 1, ws, (k, d), reverse, truncate)
+                dX_k, d == 1, ws, (k, d), d == 1 or reverse, truncate)
             h_parts.append(dh0)
             c_parts.append(dc0)
         dh0s[k] = h_parts[0] if n_dir == 1 else np.concatenate(h_parts, axis=1)
@@ -360,7 +363,7 @@ def _concat_inference(params, n_in, batch, ws, key):
 
 
 def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
-                h0=None, c0=None, final_states=False):
+                h0=None, c0=None, final_states=False, reverse=False):
     """Inference through stacked layers, nothing kept for a backward pass.
 
     Unlike the training passes this works on batch-first ``X`` (N, T,
@@ -378,6 +381,8 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
         Initial states per layer (rows in X's order); None means zeros.
     final_states : bool
         Also return every layer's final states.
+    reverse : bool
+        One-directional layers run from each sequence's last step to its first.
 
     Returns
     -------
@@ -435,7 +440,7 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
                 W_cat, bias = _concat_inference(params, n_in, n_samples, ws, (k, d))
                 hh = empty
             _recurrent.infer(code, act, *params, W_cat, bias, inputs, order,
-                             packing.batch_sizes, d == 1, xh, c, proj, hh, H_seq,
+                             packing.batch_sizes, d == 1 or reverse, xh, c, proj, hh, H_seq,
                              d * n_hidden)
             h_layer[order, cols] = xh[:, n_in:]
             if lstm:

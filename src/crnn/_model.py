@@ -80,6 +80,10 @@ class Model:
         the views ``grads``; the loss is this part's share of the minibatch mean."""
         raise NotImplementedError
 
+    def dropout_widths(self):
+        """Widths of the layer outputs that dropout applies to (none by default)."""
+        return []
+
     def predict_raw(self, coefs, X, ws, lengths=None):
         """Raw outputs (regression values or logits) for batch-first ``X``."""
         raise NotImplementedError

@@ -193,6 +193,11 @@ class RecurrentNetwork(Model):
                                dropout_masks=batch.dropout_masks)
         return value
 
+    def dropout_widths(self):
+        """Output widths of the layers below the top (PyTorch's dropout positions)."""
+        n_dir = 2 if self.bidirectional else 1
+        return [n_dir * H for H in self.hidden_sizes[:-1]]
+
     def predict_raw(self, coefs, X, ws, lengths=None):
         """Readout values (regression outputs or logits) on batch-first X (N, T, I).
 

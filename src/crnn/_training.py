@@ -102,7 +102,8 @@ class Hyper:
     epsilon: float = 1e-8
     momentum: float = 0.9
     nesterov: bool = True
-    truncate: object = None
+    truncate: object = None   # int window of truncated BPTT, or None
+    dropout: float = 0.0
 
 
 def new_optimizer_state(n_params, dtype, solver):
@@ -134,9 +135,12 @@ class Trainer:
     n_parts : int or None
         Most parts a minibatch is split into; None: one per thread crnn
         uses (``_threads.n_parts``).
+    dropout_rng : numpy.random.Generator or None
+        Draws the dropout masks (needed when ``hyper.dropout > 0``).
     """
 
-    def __init__(self, model, params, optimizer_state, hyper, batch_size, n_parts=None):
+    def __init__(self, model, params, optimizer_state, hyper, batch_size, n_parts=None,
+                 dropout_rng=None):
         self.model = model
         self.params = params
         self.state = optimizer_state
@@ -148,6 +152,8 @@ class Trainer:
         self.part_views = [model.views(g) for g in self.part_grads]
         self.part_ws = [Workspace(model.dtype) for _ in range(self.max_parts)]
         self.grads = self.part_grads[0]
+        self.dropout_rng = dropout_rng
+        self.dropout_widths = model.dropout_widths() if hyper.dropout > 0 else []
         self._executor = None
         self._blas = None
 
@@ -173,12 +179,28 @@ class Trainer:
         rows = rows[order]
         n_parts = min(self.max_parts, max(1, rows.shape[0] // _threads.MIN_ROWS_PER_PART))
         n_predictions = int(data.lengths[rows].sum()) if data.per_step else rows.shape[0]
+        masks = self._dropout_masks(int(data.lengths[rows[0]]), rows.shape[0])
         parts = []
         for p in range(n_parts):
             X, targets, packing = data.gather(rows[p::n_parts] if n_parts > 1 else rows)
+            part_masks = None
+            if masks:
+                # the part's sequences are minibatch slots p, p + P, ...
+                steps, slots = packing.time_major_index()
+                part_masks = [m[steps, p + slots * n_parts] for m in masks]
             parts.append(Minibatch(X, packing, targets, n_predictions,
-                                   truncate=self.hyper.truncate))
+                                   dropout_masks=part_masks, truncate=self.hyper.truncate))
         return parts
+
+    def _dropout_masks(self, n_steps, batch):
+        """Dropout multipliers (T, B, width) for the whole minibatch, drawn before
+        it is split so that they do not depend on the number of threads."""
+        if not self.dropout_widths:
+            return None
+        keep = 1.0 - self.hyper.dropout
+        dtype = self.model.dtype
+        return [(self.dropout_rng.random((n_steps, batch, width), dtype=np.float32) < keep)
+                .astype(dtype) * dtype.type(1.0 / keep) for width in self.dropout_widths]
 
     def loss_grad(self, parts):
         """Loss of a minibatch from its parts; its gradient lands in ``self.grads``."""

@@ -23,21 +23,74 @@ import numpy as np
 from crnn import _layers, _spec
 
 __all__ = [
+    "forward", "backward",
     "rnn_forward", "rnn_backward",
     "lstm_forward", "lstm_backward",
     "gru_forward", "gru_backward",
 ]
 
+DIRECTIONS = ("forward", "reverse", "bidirectional")
+
+
 class _Cache:
     """Opaque state a forward pass hands to its backward pass."""
 
-    def __init__(self, cell, activation, layers, packing, stack, shape):
+    def __init__(self, cell, activation, layers, sequences, stack, direction, width):
         self.cell = cell
         self.activation = activation
         self.layers = layers
-        self.packing = packing
+        self.sequences = sequences
         self.stack = stack
-        self.shape = shape  # (n_samples, n_steps, n_features)
+        self.direction = direction
+        self.width = width
+
+
+class _Sequences:
+    """Batch-first sequences packed for the training kernels, and back."""
+
+    def __init__(self, n_samples, n_steps, lengths):
+        self.n_samples, self.n_steps = n_samples, n_steps
+        if lengths is None:
+            self.order = np.arange(n_samples)
+            self.packing = _layers.Packing.uniform_lengths(n_steps, n_samples)
+            self.rows = None
+        else:
+            self.order = np.argsort(-lengths, kind="stable")
+            self.packing = _layers.Packing(lengths[self.order])
+            steps, slots = self.packing.time_major_index()
+            self.rows = (self.order[slots], steps)  # (sample, step) of each packed row
+
+    def pack(self, A):
+        """(N, T, F) -> packed (n_rows, F)."""
+        if self.rows is None:
+            return np.ascontiguousarray(A.transpose(1, 0, 2)).reshape(-1, A.shape[2])
+        return np.ascontiguousarray(A[self.rows])
+
+    def unpack(self, rows):
+        """Packed (n_rows, W) -> (N, T, W), zeros past each sequence's length."""
+        if self.rows is None:
+            return np.ascontiguousarray(
+                rows.reshape(self.n_steps, self.n_samples, -1).transpose(1, 0, 2))
+        out = np.zeros((self.n_samples, self.n_steps, rows.shape[1]), rows.dtype)
+        out[self.rows] = rows
+        return out
+
+    def sort(self, states):
+        """Per-layer (N, W) states in the packed (length-sorted) row order."""
+        if states is None:
+            return None
+        return [None if s is None else np.ascontiguousarray(s[self.order]) for s in states]
+
+    def unsort(self, states):
+        out = []
+        for s in states:
+            if s is None:
+                out.append(None)
+                continue
+            u = np.empty_like(s)
+            u[self.order] = s
+            out.append(u)
+        return out
 
 
 def _as_float(X):
@@ -47,41 +100,46 @@ def _as_float(X):
     return X
 
 
-def _check_layers(cell, layers, n_features, dtype):
+def _check_layers(cell, layers, n_features, dtype, direction):
     n_gates = _spec.N_GATES[cell]
     if isinstance(layers, dict):
         layers = [layers]
     if len(layers) == 0:
         raise ValueError("layers must hold at least one layer's parameters")
+    suffixes = ("", _layers.REVERSE_SUFFIX) if direction == "bidirectional" else ("",)
     checked = []
     n_in = n_features
     for k, p in enumerate(layers):
-        missing = [name for name in _spec.PARAM_NAMES if name not in p]
+        names = [name + suffix for suffix in suffixes for name in _spec.PARAM_NAMES]
+        missing = [name for name in names if name not in p]
         if missing:
-            raise ValueError(f"layer {k} is missing {missing}")
-        q = {name: np.ascontiguousarray(p[name], dtype=dtype) for name in _spec.PARAM_NAMES}
+            hint = " (direction='bidirectional' needs the _reverse weights too)" \
+                if direction == "bidirectional" else ""
+            raise ValueError(f"layer {k} is missing {missing}{hint}")
+        q = {name: np.ascontiguousarray(p[name], dtype=dtype) for name in names}
         n_hidden = q["W_hh"].shape[-1] if q["W_hh"].ndim == 2 else -1
-        expected = {"W_ih": (n_gates * n_hidden, n_in),
-                    "W_hh": (n_gates * n_hidden, n_hidden),
-                    "b_ih": (n_gates * n_hidden,), "b_hh": (n_gates * n_hidden,)}
-        for name, shape in expected.items():
-            if q[name].shape != shape or n_hidden < 1:
-                raise ValueError(
-                    f"layer {k} {name} has shape {q[name].shape}; a {cell} layer with "
-                    f"{n_in} inputs and H={n_hidden} needs {shape}")
+        for suffix in suffixes:
+            expected = {"W_ih": (n_gates * n_hidden, n_in),
+                        "W_hh": (n_gates * n_hidden, n_hidden),
+                        "b_ih": (n_gates * n_hidden,), "b_hh": (n_gates * n_hidden,)}
+            for name, shape in expected.items():
+                if q[name + suffix].shape != shape or n_hidden < 1:
+                    raise ValueError(
+                        f"layer {k} {name + suffix} has shape {q[name + suffix].shape}; a "
+                        f"{cell} layer with {n_in} inputs and H={n_hidden} needs {shape}")
         checked.append(q)
-        n_in = n_hidden
+        n_in = len(suffixes) * n_hidden
     return checked
 
 
-def _check_states(states, layers, n_samples, dtype, name):
+def _check_states(states, layers, n_samples, dtype, name, n_dir):
     if states is None:
         return None
     if len(states) != len(layers):
         raise ValueError(f"{name} needs one array per layer ({len(layers)}), got {len(states)}")
     out = []
     for k, (s, p) in enumerate(zip(states, layers)):
-        shape = (n_samples, p["W_hh"].shape[1])
+        shape = (n_samples, n_dir * p["W_hh"].shape[1])
         if s is None:
             out.append(None)
             continue
@@ -94,68 +152,156 @@ def _check_states(states, layers, n_samples, dtype, name):
     return out
 
 
-def _time_major(X):
-    """(N, T, F) batch-first -> packed (T * N, F) time-major rows."""
-    return np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2])
+def _check_lengths(lengths, n_samples, n_steps):
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.dtype.kind not in "iu" or lengths.shape != (n_samples,):
+        raise ValueError(f"lengths must hold one int per sequence, shape ({n_samples},); "
+                         f"got dtype {lengths.dtype} and shape {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > n_steps:
+        raise ValueError(f"lengths must lie in [1, n_steps={n_steps}]; got values from "
+                         f"{lengths.min()} to {lengths.max()}")
+    lengths = lengths.astype(np.intp)
+    return None if np.all(lengths == n_steps) else lengths
 
 
-def _batch_first(rows, n_samples, n_steps):
-    """Packed (T * N, W) time-major rows -> (N, T, W) batch-first."""
-    return np.ascontiguousarray(rows.reshape(n_steps, n_samples, -1).transpose(1, 0, 2))
-
-
-def _forward(cell, X, layers, h0, c0, activation):
+def _forward(cell, X, layers, h0, c0, activation, lengths=None, direction="forward"):
     X = _as_float(X)
     if X.ndim != 3:
         raise ValueError(f"X must be 3-D (n_samples, n_steps, n_features), got shape {X.shape}")
     if min(X.shape) < 1:
         raise ValueError(f"X must have at least one sample, step and feature, got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X contains NaN or infinity")
     if activation not in _spec.ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(_spec.ACTIVATIONS)}, "
                          f"got {activation!r}")
-    dtype = X.dtype
-    layers = _check_layers(cell, layers, X.shape[2], dtype)
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     n_samples, n_steps, _ = X.shape
-    h0 = _check_states(h0, layers, n_samples, dtype, "h0")
-    c0 = _check_states(c0, layers, n_samples, dtype, "c0")
-    packing = _layers.Packing.uniform_lengths(n_steps, n_samples)
+    lengths = _check_lengths(lengths, n_samples, n_steps)
+    valid = X if lengths is None else X[np.arange(n_steps) < lengths[:, np.newaxis]]
+    if not np.all(np.isfinite(valid)):
+        raise ValueError("X contains NaN or infinity")
+    dtype = X.dtype
+    layers = _check_layers(cell, layers, X.shape[2], dtype, direction)
+    n_dir = 2 if direction == "bidirectional" else 1
+    seqs = _Sequences(n_samples, n_steps, lengths)
+    h0 = seqs.sort(_check_states(h0, layers, n_samples, dtype, "h0", n_dir))
+    c0 = seqs.sort(_check_states(c0, layers, n_samples, dtype, "c0", n_dir))
     ws = _layers.Workspace(dtype)
-    stack = _layers.stack_forward(cell, layers, _time_major(X), packing, ws, activation,
-                                  h0=h0, c0=c0)
-    output = _batch_first(stack.output, n_samples, n_steps)
+    stack = _layers.stack_forward(cell, layers, seqs.pack(X), seqs.packing, ws, activation,
+                                  h0=h0, c0=c0, reverse=direction == "reverse")
+    output = seqs.unpack(stack.output)
     h_n, c_n = stack.final_states()
-    h_n = [h.copy() for h in h_n]
-    c_n = [c.copy() for c in c_n] if cell == "lstm" else None
-    return output, h_n, c_n, _Cache(cell, activation, layers, packing, stack, X.shape)
+    h_n = seqs.unsort(h_n)
+    c_n = seqs.unsort(c_n) if cell == "lstm" else None
+    cache = _Cache(cell, activation, layers, seqs, stack, direction, output.shape[2])
+    return output, h_n, c_n, cache
 
 
-def _backward(cache, d_output, d_h_n, d_c_n):
+def _backward(cache, d_output, d_h_n, d_c_n, truncate=None):
     if not isinstance(cache, _Cache):
         raise TypeError("cache must be the object returned by the matching forward function")
+    if truncate is not None and (not isinstance(truncate, (int, np.integer)) or truncate < 1):
+        raise ValueError(f"truncate must be None or a positive int, got {truncate!r}")
+    seqs = cache.sequences
     dtype = cache.stack.inputs[0].dtype
-    n_samples, n_steps, _ = cache.shape
-    top = cache.layers[-1]["W_hh"].shape[1]
+    n_samples, n_steps = seqs.n_samples, seqs.n_steps
+    n_dir = 2 if cache.direction == "bidirectional" else 1
     d_output = np.asarray(d_output, dtype=dtype)
-    if d_output.shape != (n_samples, n_steps, top):
-        raise ValueError(f"d_output has shape {d_output.shape}, expected "
-                         f"{(n_samples, n_steps, top)}")
-    d_h_n = _check_states(d_h_n, cache.layers, n_samples, dtype, "d_h_n")
-    d_c_n = _check_states(d_c_n, cache.layers, n_samples, dtype, "d_c_n")
-    d_layers = [{name: np.empty_like(p[name]) for name in _spec.PARAM_NAMES}
+    expected = (n_samples, n_steps, cache.width)
+    if d_output.shape != expected:
+        raise ValueError(f"d_output has shape {d_output.shape}, expected {expected}")
+    d_h_n = seqs.sort(_check_states(d_h_n, cache.layers, n_samples, dtype, "d_h_n", n_dir))
+    d_c_n = seqs.sort(_check_states(d_c_n, cache.layers, n_samples, dtype, "d_c_n", n_dir))
+    d_layers = [{name: np.empty_like(value) for name, value in p.items()}
                 for p in cache.layers]
     ws = _layers.Workspace(dtype)
     dX_rows, dh0, dc0 = _layers.stack_backward(
-        cache.cell, cache.layers, d_layers, cache.packing, cache.stack, _time_major(d_output),
-        d_h_n, d_c_n, ws, cache.activation, need_dX=True)
-    dX = _batch_first(dX_rows, n_samples, n_steps)
-    dh0 = [d.copy() for d in dh0]
-    dc0 = [d.copy() for d in dc0] if cache.cell == "lstm" else None
+        cache.cell, cache.layers, d_layers, seqs.packing, cache.stack, seqs.pack(d_output),
+        d_h_n, d_c_n, ws, cache.activation, need_dX=True, truncate=truncate,
+        reverse=cache.direction == "reverse")
+    dX = seqs.unpack(dX_rows)
+    dh0 = seqs.unsort(dh0)
+    dc0 = seqs.unsort(dc0) if cache.cell == "lstm" else None
     return dX, d_layers, dh0, dc0
 
 
-def rnn_forward(X, layers, h0=None, *, activation="tanh"):
+def forward(cell, X, layers, h0=None, c0=None, *, activation="tanh", lengths=None,
+            direction="forward"):
+    """Forward pass of stacked layers of any cell, with lengths and a direction.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    X : array-like of shape (n_samples, n_steps, n_features)
+        Input sequences, batch-first, padded past their lengths (the
+        padding values are never read).
+    layers : list of dict
+        One dict per layer in the SPEC 3 layout; with
+        ``direction="bidirectional"`` each dict also holds ``W_ih_reverse``,
+        ``W_hh_reverse``, ``b_ih_reverse``, ``b_hh_reverse`` (PyTorch's
+        names) and layer k > 0 reads both directions' outputs (I_k = 2 H_{k-1}).
+    h0, c0 : list of ndarray of shape (n_samples, D*H_k), default=None
+        Initial states per layer (``c0`` for the LSTM only), D = 2 for a
+        bidirectional stack (forward state first); None means zeros.
+    activation : {"tanh", "relu", "sigmoid"}, default="tanh"
+        Nonlinearity of the vanilla cell (ignored by lstm and gru).
+    lengths : array-like of int of shape (n_samples,), default=None
+        Valid steps of each sequence; None means every sequence has
+        ``n_steps``. Each sequence runs over its own steps only, exactly
+        as if it had been passed alone: ``output`` is zero past its length
+        and its final forward state is the one at its last valid step.
+    direction : {"forward", "reverse", "bidirectional"}, default="forward"
+        "reverse" runs every layer from each sequence's last valid step to
+        its first; "bidirectional" runs both and concatenates
+        [forward, reverse] (the reverse final state is the one at step 0,
+        as PyTorch's ``h_n``).
+
+    Returns
+    -------
+    output : ndarray of shape (n_samples, n_steps, D*H_last)
+    h_n : list of ndarray of shape (n_samples, D*H_k)
+    c_n : list of ndarray of shape (n_samples, D*H_k) or None
+        Final cell states (LSTM only).
+    cache : object
+        Opaque; pass it to :func:`backward`.
+    """
+    if cell not in _spec.CELLS:
+        raise ValueError(f"cell must be one of {_spec.CELLS}, got {cell!r}")
+    return _forward(cell, X, layers, h0, c0, activation, lengths, direction)
+
+
+def backward(cache, d_output, d_h_n=None, d_c_n=None, *, truncate=None):
+    """Backpropagation through time for :func:`forward`.
+
+    Parameters
+    ----------
+    cache : object
+        The cache returned by :func:`forward`.
+    d_output : array-like of shape (n_samples, n_steps, D*H_last)
+        Gradient of the loss with respect to ``output`` (ignored past each
+        sequence's length).
+    d_h_n, d_c_n : list of ndarray of shape (n_samples, D*H_k), default=None
+        Gradients with respect to the final states; None means zero.
+    truncate : int, default=None
+        Truncated BPTT: no gradient crosses a boundary of windows of
+        ``truncate`` steps counted from each sequence's first step in the
+        direction of the pass (the state carried across a boundary is
+        treated as a constant, like PyTorch's ``detach()`` every k steps).
+
+    Returns
+    -------
+    dX : ndarray of shape (n_samples, n_steps, n_features)
+    d_layers : list of dict
+        Gradients keyed like the parameters.
+    d_h0 : list of ndarray of shape (n_samples, D*H_k)
+    d_c0 : list of ndarray of shape (n_samples, D*H_k) or None
+    """
+    return _backward(cache, d_output, d_h_n, d_c_n, truncate)
+
+
+def rnn_forward(X, layers, h0=None, *, activation="tanh", lengths=None, direction="forward"):
     """Forward pass of stacked vanilla (Elman) RNN layers.
 
     For each layer and step::
@@ -174,6 +320,8 @@ def rnn_forward(X, layers, h0=None, *, activation="tanh"):
         Initial hidden state of each layer; None means zeros.
     activation : {"tanh", "relu", "sigmoid"}, default="tanh"
         Nonlinearity of every layer.
+    lengths, direction
+        Variable lengths and the direction of the pass, as for :func:`forward`.
 
     Returns
     -------
@@ -184,11 +332,11 @@ def rnn_forward(X, layers, h0=None, *, activation="tanh"):
     cache : object
         Opaque; pass it to :func:`rnn_backward`.
     """
-    output, h_n, _, cache = _forward("rnn", X, layers, h0, None, activation)
+    output, h_n, _, cache = _forward("rnn", X, layers, h0, None, activation, lengths, direction)
     return output, h_n, cache
 
 
-def rnn_backward(cache, d_output, d_h_n=None):
+def rnn_backward(cache, d_output, d_h_n=None, *, truncate=None):
     """Backpropagation through time for :func:`rnn_forward`.
 
     Parameters
@@ -201,6 +349,9 @@ def rnn_backward(cache, d_output, d_h_n=None):
         Gradient with respect to each layer's final state ``h_n``; None means
         zero.
 
+    truncate : int, default=None
+        Truncated BPTT window, as for :func:`backward`.
+
     Returns
     -------
     dX : ndarray of shape (n_samples, n_steps, n_features)
@@ -211,11 +362,11 @@ def rnn_backward(cache, d_output, d_h_n=None):
     d_h0 : list of ndarray of shape (n_samples, H_k)
         Gradient with respect to each layer's initial state.
     """
-    dX, d_layers, dh0, _ = _backward(cache, d_output, d_h_n, None)
+    dX, d_layers, dh0, _ = _backward(cache, d_output, d_h_n, None, truncate)
     return dX, d_layers, dh0
 
 
-def lstm_forward(X, layers, h0=None, c0=None):
+def lstm_forward(X, layers, h0=None, c0=None, *, lengths=None, direction="forward"):
     """Forward pass of stacked LSTM layers.
 
     For each layer and step, with the gate rows of every parameter stacked in
@@ -252,6 +403,9 @@ def lstm_forward(X, layers, h0=None, c0=None):
     c0 : list of ndarray of shape (n_samples, H_k), default=None
         Initial cell state of each layer; None means zeros.
 
+    lengths, direction
+        Variable lengths and the direction of the pass, as for :func:`forward`.
+
     Returns
     -------
     output : ndarray of shape (n_samples, n_steps, H_last)
@@ -263,10 +417,10 @@ def lstm_forward(X, layers, h0=None, c0=None):
     cache : object
         Opaque; pass it to :func:`lstm_backward`.
     """
-    return _forward("lstm", X, layers, h0, c0, "tanh")
+    return _forward("lstm", X, layers, h0, c0, "tanh", lengths, direction)
 
 
-def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None):
+def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None, *, truncate=None):
     """Backpropagation through time for :func:`lstm_forward`.
 
     Parameters
@@ -283,6 +437,9 @@ def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None):
         Gradient with respect to each layer's final cell state ``c_n``; None
         means zero.
 
+    truncate : int, default=None
+        Truncated BPTT window, as for :func:`backward`.
+
     Returns
     -------
     dX : ndarray of shape (n_samples, n_steps, n_features)
@@ -296,10 +453,10 @@ def lstm_backward(cache, d_output, d_h_n=None, d_c_n=None):
     d_c0 : list of ndarray of shape (n_samples, H_k)
         Gradient with respect to each layer's initial cell state.
     """
-    return _backward(cache, d_output, d_h_n, d_c_n)
+    return _backward(cache, d_output, d_h_n, d_c_n, truncate)
 
 
-def gru_forward(X, layers, h0=None):
+def gru_forward(X, layers, h0=None, *, lengths=None, direction="forward"):
     """Forward pass of stacked GRU layers.
 
     For each layer and step, with the gate rows of every parameter stacked in
@@ -334,6 +491,9 @@ def gru_forward(X, layers, h0=None):
     h0 : list of ndarray of shape (n_samples, H_k), default=None
         Initial hidden state of each layer; None means zeros.
 
+    lengths, direction
+        Variable lengths and the direction of the pass, as for :func:`forward`.
+
     Returns
     -------
     output : ndarray of shape (n_samples, n_steps, H_last)
@@ -343,11 +503,11 @@ def gru_forward(X, layers, h0=None):
     cache : object
         Opaque; pass it to :func:`gru_backward`.
     """
-    output, h_n, _, cache = _forward("gru", X, layers, h0, None, "tanh")
+    output, h_n, _, cache = _forward("gru", X, layers, h0, None, "tanh", lengths, direction)
     return output, h_n, cache
 
 
-def gru_backward(cache, d_output, d_h_n=None):
+def gru_backward(cache, d_output, d_h_n=None, *, truncate=None):
     """Backpropagation through time for :func:`gru_forward`.
 
     Parameters
@@ -360,6 +520,9 @@ def gru_backward(cache, d_output, d_h_n=None):
         Gradient with respect to each layer's final state ``h_n``; None means
         zero. For a layer below the top it enters that layer's last step only.
 
+    truncate : int, default=None
+        Truncated BPTT window, as for :func:`backward`.
+
     Returns
     -------
     dX : ndarray of shape (n_samples, n_steps, n_features)
@@ -371,5 +534,5 @@ def gru_backward(cache, d_output, d_h_n=None):
     d_h0 : list of ndarray of shape (n_samples, H_k)
         Gradient with respect to each layer's initial state.
     """
-    dX, d_layers, dh0, _ = _backward(cache, d_output, d_h_n, None)
+    dX, d_layers, dh0, _ = _backward(cache, d_output, d_h_n, None, truncate)
     return dX, d_layers, dh0
