@@ -88,3 +88,52 @@ class FinalLoss(_Suite):
         for _ in range(EPOCHS):
             loss = runner.train_epoch()
         return loss
+
+
+class _SequenceSuite:
+    """RAGGED and W2-bi (see sequences.py): crnn on the ragged list ("crnn"), on
+    the data padded to full length ("crnn-padded", RAGGED only) and PyTorch
+    (packed sequences for RAGGED, bidirectional for W2-bi)."""
+
+    params = [["RAGGED", "W2-bi"], list(CELLS), ["crnn", "crnn-padded", "torch"]]
+    param_names = ["workload", "cell", "contender"]
+    timeout = 3600.0
+
+    def _runner(self, workload, cell, contender, warm):
+        from .sequences import make_sequence_runner, make_sequences
+
+        if contender == "torch" and not torch_available():
+            raise NotImplementedError("PyTorch is not installed")
+        if contender == "crnn-padded" and workload != "RAGGED":
+            raise NotImplementedError("only RAGGED has a padded variant")
+        X, lengths, y = make_sequences(workload)
+        name = {"torch": "torch-packed" if workload == "RAGGED" else "torch"}.get(
+            contender, contender)
+        return make_sequence_runner(name, workload, cell, X, lengths, y, warm=warm)
+
+
+class SequenceEpoch(_SequenceSuite):
+    number = 1
+    repeat = 3
+    warmup_time = 0.0
+    processes = 1
+
+    def setup(self, workload, cell, contender):
+        self.runner = self._runner(workload, cell, contender, warm=True)
+
+    def time_train_epoch(self, workload, cell, contender):
+        self.runner.train_epoch()
+
+
+class SequencePredict(_SequenceSuite):
+    repeat = (2, 5, 30.0)
+    warmup_time = 0.0
+    processes = 1
+
+    def setup(self, workload, cell, contender):
+        self.runner = self._runner(workload, cell, contender, warm=False)
+        self.runner.initialize()
+        self.runner.predict()
+
+    def time_predict(self, workload, cell, contender):
+        self.runner.predict()
