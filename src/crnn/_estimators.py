@@ -134,12 +134,17 @@ class _BaseRNN(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
-            Training sequences; a 2-D X holds univariate sequences.
+        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list of array-like
+            Training sequences; a 2-D X holds univariate sequences. Sequences
+            of different lengths come as a list of (T_i, n_features) or
+            (T_i,) arrays, or as an array whose shorter sequences end in
+            all-NaN steps; each is read over its own steps only.
         y : array-like
             ``return_sequences=False``: (n_samples,) or (n_samples, n_outputs);
             ``return_sequences=True``: (n_samples, n_timesteps) or
-            (n_samples, n_timesteps, n_outputs).
+            (n_samples, n_timesteps, n_outputs), or a list of per-sequence
+            targets of the sequences' lengths; the loss is averaged over
+            valid steps only.
         X_val, y_val : array-like, default=None
             Validation set for early stopping, used instead of holding out
             ``validation_fraction`` of the training data. Setting them turns
@@ -160,14 +165,16 @@ class _BaseRNN(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
-            Sequences; their length may differ from the training sequences.
+        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list of array-like
+            Sequences, in any form :meth:`fit` takes; their length may differ
+            from the training sequences.
 
         Returns
         -------
-        y : ndarray
+        y : ndarray or list of ndarray
             Same layout as the ``y`` given to fit: one prediction per sequence,
-            or per time step with ``return_sequences=True``.
+            or per time step with ``return_sequences=True`` (then a list of
+            per-sequence arrays when the sequences have different lengths).
         """
         check_is_fitted(self, "coefs_")
         out, lengths = self._forward_output(X)
@@ -467,6 +474,30 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     clip_grad_norm : float or None, default=5.0
         Rescale the gradient to this global L2 norm when it is larger; None
         disables clipping.
+    bidirectional : bool, default=False
+        Every layer also reads each sequence backwards, over its own valid
+        steps (as PyTorch does for packed sequences); its output is
+        [forward, reverse], so the next layer (and the readout) is 2H wide.
+        With ``return_sequences=False`` the readout reads the forward state
+        at each sequence's last valid step and the reverse state at its
+        first step (PyTorch's ``h_n``). The reverse weights are
+        ``W_ih_reverse``, ``W_hh_reverse``, ``b_ih_reverse``,
+        ``b_hh_reverse`` in ``coefs_``.
+    dropout : float, default=0.0
+        Probability of zeroing each output of every recurrent layer but the
+        last during training (PyTorch's ``dropout``): an independent mask per
+        sequence, step and unit, survivors scaled by 1 / (1 - dropout). The
+        masks are drawn from ``random_state`` for a whole minibatch, so a fit
+        does not depend on the number of threads. No effect with one layer
+        or at predict time.
+    truncate_bptt : int or None, default=None
+        Truncated backpropagation through time: each sequence is cut into
+        windows of this many steps from its first step (in the direction
+        of the pass); the state is carried forward across windows, but no
+        gradient crosses a window boundary (``k1 = k2 = k``, what
+        ``detach()`` of the state every k steps does in PyTorch). It bounds
+        the cost of exploding or vanishing products over long sequences;
+        memory is unchanged. None backpropagates through whole sequences.
     forget_bias : float, default=0.0
         LSTM only: the forget-gate block of ``b_ih`` starts at this value
         (and that of ``b_hh`` at 0) instead of PyTorch's uniform init. 1.0 is
@@ -629,7 +660,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
 batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, \
 verbose, warm_start, momentum, nesterovs_momentum, early_stopping, \
 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, \
-clip_grad_norm, forget_bias, dtype
+clip_grad_norm, bidirectional, dropout, truncate_bptt, forget_bias, dtype
         As for :class:`RNNRegressor`. With ``return_sequences=True`` every
         time step is labelled: ``y`` has shape (n_samples, n_timesteps).
         Early stopping scores accuracy.
