@@ -23,7 +23,6 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from crnn import _spec, _training
-from crnn._network import RecurrentNetwork
 from crnn._validation import (check_n_features, check_sequence_targets, check_sequences,
                               check_target_length, check_targets_present,
                               resolve_batch_size, valid_steps)
@@ -118,7 +117,7 @@ class _BaseRNN(BaseEstimator):
             self._rebuild_model()
 
     def _rebuild_model(self):
-        self._network = RecurrentNetwork.from_config(self._model_config)
+        self._network = _training.build_model(self._model_config)
         self.coefs_ = self._network.views(self._params)
 
     def __sklearn_tags__(self):
@@ -186,7 +185,7 @@ class _BaseRNN(BaseEstimator):
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with return_sequences=True.")
         check_is_fitted(self, "coefs_")
-        X, lengths = check_sequences(X, self._network.dtype)
+        X, lengths = check_sequences(X, self._fitted_dtype())
         return self._score_arrays(X, lengths, y)
 
     def _per_sequence(self, pred, lengths):
@@ -219,26 +218,31 @@ class _BaseRNN(BaseEstimator):
     def _forward_output(self, X, lengths=None, checked=False):
         """Readout values for X and its lengths: (n, O) or (n, T, O), fitted dtype."""
         if not checked:
-            X, lengths = check_sequences(X, self._network.dtype)
+            X, lengths = check_sequences(X, self._fitted_dtype())
         check_n_features(self, X, reset=False)
         # the inference kernels read batch-first rows in place (no copy if X
         # is already C-ordered)
         X = np.ascontiguousarray(X)
         return _training.predict(self._network, self.coefs_, X, lengths), lengths
 
-    def _build_model(self, n_features, n_outputs):
-        return RecurrentNetwork(self.cell, n_features, self._hidden_sizes(), n_outputs,
-                                self.activation, self._dtype(),
-                                return_sequences=self.return_sequences, loss=self._loss_name,
-                                bidirectional=self.bidirectional)
+    def _fitted_dtype(self):
+        return np.dtype(self._model_config["dtype"])
+
+    def _config(self, n_features, n_outputs):
+        """The model this estimator's parameters describe, as plain builtins."""
+        return {"cell": self.cell, "n_features": int(n_features),
+                "hidden_sizes": list(self._hidden_sizes()), "n_outputs": int(n_outputs),
+                "activation": self.activation, "dtype": self._dtype().name,
+                "return_sequences": bool(self.return_sequences), "loss": self._loss_name,
+                "bidirectional": bool(self.bidirectional)}
 
     def _initialize(self, n_features, n_outputs, rng):
-        self._network = self._build_model(n_features, n_outputs)
-        self._model_config = self._network.config()
+        self._model_config = self._config(n_features, n_outputs)
+        self._network = _training.build_model(self._model_config)
         self._params = self._network.init_params(rng, forget_bias=self.forget_bias)
         self.coefs_ = self._network.views(self._params)
         self._optimizer_state = _training.new_optimizer_state(
-            self._network.n_params, self._network.dtype, self.solver)
+            self._network.n_params, self._dtype(), self.solver)
         self.n_outputs_ = n_outputs
         self.n_iter_ = 0
         self.t_ = 0
@@ -263,9 +267,10 @@ class _BaseRNN(BaseEstimator):
             return True
         if incremental or self.warm_start:
             # a changed architecture or dtype cannot continue from the old weights
-            net = self._network
-            return (net.cell != self.cell or net.hidden_sizes != self._hidden_sizes()
-                    or net.dtype != self._dtype() or net.bidirectional != self.bidirectional)
+            old = self._model_config
+            new = self._config(old["n_features"], old["n_outputs"])
+            return any(old[key] != new[key]
+                       for key in ("cell", "hidden_sizes", "dtype", "bidirectional"))
         return True
 
     def _fit(self, X, y, incremental, classes=None, X_val=None, y_val=None):
@@ -281,8 +286,8 @@ class _BaseRNN(BaseEstimator):
         else:
             # settings that do not change the parameter layout may change
             # between warm-started fits
-            self._network = self._build_model(self.n_features_in_, self.n_outputs_)
-            self._model_config = self._network.config()
+            self._model_config = self._config(self.n_features_in_, self.n_outputs_)
+            self._network = _training.build_model(self._model_config)
             if self.solver == "adam" and self._optimizer_state["v"] is None:
                 self._optimizer_state["v"] = np.zeros_like(self._params)
 

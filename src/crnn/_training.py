@@ -22,6 +22,7 @@ import numpy as np
 from crnn import _optim, _threads
 from crnn._layers import Packing, Workspace
 from crnn._model import Minibatch
+from crnn._network import RecurrentNetwork
 
 # Sequences per chunk at predict time; each thread takes whole chunks. The
 # inference kernels keep one step's state, so the chunk bounds the lower
@@ -29,6 +30,11 @@ from crnn._model import Minibatch
 # 1024): W3 lstm 1.68 / 1.56 / 1.53 / 1.45 s, W2 gru 0.171 / 0.172 / 0.160 /
 # 0.154 s, W4 gru 0.666 / 0.637 / 0.639 / 0.760 s, W1 within noise.
 PREDICT_CHUNK = 512
+
+
+def build_model(config):
+    """The model a plain config dict describes (what an estimator keeps)."""
+    return RecurrentNetwork.from_config(config)
 
 
 class SequenceData:
