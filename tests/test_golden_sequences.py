@@ -1,6 +1,6 @@
 """Packed variable-length sequences and bidirectional stacks against PyTorch.
 
-Golden files ``tests/data/golden_packed_*.npz`` come from
+Golden files ``tests/data/sequences_packed_*.npz`` come from
 ``tests/data/make_golden_sequences.py`` (torch's ``pack_padded_sequence``
 through two-layer ``nn.RNN/LSTM/GRU``, one- and two-directional); this module
 never imports torch. Both crnn.ops and crnn.reference must reproduce the
@@ -14,7 +14,7 @@ import pytest
 
 from crnn import ops, reference
 
-FILES = sorted((pathlib.Path(__file__).parent / "data").glob("golden_packed_*.npz"))
+FILES = sorted((pathlib.Path(__file__).parent / "data").glob("sequences_packed_*.npz"))
 TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
 
 

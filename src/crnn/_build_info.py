@@ -9,14 +9,15 @@ def build_info():
     -------
     info : dict
         ``boundscheck`` (bool): kernels compiled with bounds and wraparound
-        checks (the debug build); ``openmp`` (bool); the Cython version, C
+        checks (the debug build); ``openmp`` (bool); ``flush_denormals``: how
+        the kernels flush subnormal numbers to zero on this platform; the Cython version, C
         compiler and CMake build type used; NumPy and SciPy versions; the BLAS
         libraries in use if threadpoolctl is installed.
     """
     import numpy
     import scipy
 
-    from crnn import _build_config
+    from crnn import _build_config, _recurrent
 
     info = {
         "crnn": __import__("crnn").__version__,
@@ -25,6 +26,7 @@ def build_info():
         "cython": _build_config.CYTHON_VERSION,
         "compiler": _build_config.C_COMPILER,
         "build_type": _build_config.BUILD_TYPE,
+        "flush_denormals": _recurrent.flush_denormals_mode() or "not available",
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,

@@ -13,8 +13,22 @@ covers the prefix ``params[:n_decay]``. One call per minibatch then:
 
 The norm accumulates in double precision in both dtypes.
 """
+import os
+
 from cython cimport floating
 from libc.math cimport sqrt, pow
+
+from crnn._fpenv cimport crnn_fp_enter, crnn_fp_exit, crnn_fpstate
+
+# Flush subnormals to zero inside the updates, as the timestep driver does
+# (_fpenv.h); CRNN_FLUSH_DENORMALS=0 keeps the caller's mode.
+cdef int _flush = os.environ.get("CRNN_FLUSH_DENORMALS", "1") != "0"
+
+
+def set_flush_denormals(bint enabled):
+    """Switch flush-to-zero inside the optimizer steps (tests compare both)."""
+    global _flush
+    _flush = enabled
 
 
 cdef double _regularize_and_clip(const floating[::1] params, floating[::1] grads,
@@ -50,15 +64,20 @@ def adam_step(floating[::1] params,          # IN/OUT (P,)
         double norm, lr_t
         floating b1 = <floating>beta_1, b2 = <floating>beta_2
         floating eps = <floating>epsilon, g, lr
+        crnn_fpstate fp
     with nogil:
-        norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
-        lr_t = learning_rate * sqrt(1 - pow(beta_2, step)) / (1 - pow(beta_1, step))
-        lr = <floating>lr_t
-        for i in range(n):
-            g = grads[i]
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            params[i] -= lr * m[i] / (sqrt(v[i]) + eps)
+        fp = crnn_fp_enter(_flush)
+        try:
+            norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
+            lr_t = learning_rate * sqrt(1 - pow(beta_2, step)) / (1 - pow(beta_1, step))
+            lr = <floating>lr_t
+            for i in range(n):
+                g = grads[i]
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                params[i] -= lr * m[i] / (sqrt(v[i]) + eps)
+        finally:
+            crnn_fp_exit(fp)
     return norm
 
 
@@ -73,13 +92,18 @@ def sgd_step(floating[::1] params,           # IN/OUT (P,)
         Py_ssize_t i, n = params.shape[0]
         double norm
         floating lr = <floating>learning_rate, mu = <floating>momentum, u
+        crnn_fpstate fp
     with nogil:
-        norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
-        for i in range(n):
-            u = mu * velocity[i] - lr * grads[i]
-            velocity[i] = u
-            if nesterov:
-                params[i] += mu * u - lr * grads[i]
-            else:
-                params[i] += u
+        fp = crnn_fp_enter(_flush)
+        try:
+            norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
+            for i in range(n):
+                u = mu * velocity[i] - lr * grads[i]
+                velocity[i] = u
+                if nesterov:
+                    params[i] += mu * u - lr * grads[i]
+                else:
+                    params[i] += u
+        finally:
+            crnn_fp_exit(fp)
     return norm

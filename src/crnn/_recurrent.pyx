@@ -72,13 +72,42 @@ from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
+                          crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
 from crnn._gate_rows cimport column_sums
 from crnn._rows cimport (gru_backward_row, gru_forward_row, gru_infer_row,
                          lstm_backward_row, lstm_forward_row, lstm_infer_row,
                          rnn_backward_row, rnn_forward_row, rnn_infer_row)
 
+import os
+
 from crnn import _spec
+
+# Flush subnormals to zero inside the passes (see _fpenv.h); the
+# environment variable CRNN_FLUSH_DENORMALS=0 keeps the caller's mode.
+cdef int _flush = os.environ.get("CRNN_FLUSH_DENORMALS", "1") != "0"
+
+
+def set_flush_denormals(bint enabled):
+    """Switch flush-to-zero inside this module's passes (tests compare both)."""
+    global _flush
+    _flush = enabled
+
+
+def flush_denormals_mode():
+    """How subnormals are flushed on this platform ("" if not at all)."""
+    return CRNN_FLUSH_MODE.decode() if CRNN_FLUSH_BITS else ""
+
+
+def fp_control_state():
+    """The calling thread's floating-point control word (MXCSR / FPCR)."""
+    return crnn_fp_get()
+
+
+def set_fp_control_state(unsigned long state):
+    """Set the calling thread's floating-point control word (for tests)."""
+    crnn_fp_set(state)
 
 # The kernels' numbering must be the one crnn._spec defines.
 assert [_spec.cell_code(c) for c in ("rnn", "lstm", "gru")] == \
@@ -105,6 +134,7 @@ def forward(int cell, int activation,
             floating[:, ::1] H_out,               # OUT (n_rows, W): h_t in columns out_col:out_col+H
             Py_ssize_t out_col):
     cdef:
+        crnn_fpstate fp
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
@@ -113,38 +143,42 @@ def forward(int cell, int activation,
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
         Py_ssize_t s, t, b, r, bs, r0
     with nogil:
-        # Input projection of every valid row at once: gates = X @ W_ih^T.
-        gemm(NoTrans, Trans, n_rows, n_gates, n_in,
-             1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
-        r0 = n_rows if reverse else 0
-        for s in range(n_steps):
-            t = n_steps - 1 - s if reverse else s
-            bs = batch_sizes[t]
-            if reverse:
-                r0 -= bs
-            memcpy(&H_prev[r0, 0], &h_cur[0, 0], bs * row_bytes)
-            if cell == CELL_LSTM:
-                memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
-            if cell == CELL_GRU:
-                gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                     1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
-            else:
-                gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                     1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0], n_gates)
-            for b in range(bs):
-                r = r0 + b
-                if cell == CELL_RNN:
-                    rnn_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], n_hidden, activation)
-                    memcpy(&h_cur[b, 0], &gates[r, 0], row_bytes)
-                elif cell == CELL_LSTM:
-                    lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
-                                     &c_cur[b, 0], &h_cur[b, 0], &extra[r, 0], n_hidden)
+        fp = crnn_fp_enter(_flush)
+        try:
+            # Input projection of every valid row at once: gates = X @ W_ih^T.
+            gemm(NoTrans, Trans, n_rows, n_gates, n_in,
+                 1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
+            r0 = n_rows if reverse else 0
+            for s in range(n_steps):
+                t = n_steps - 1 - s if reverse else s
+                bs = batch_sizes[t]
+                if reverse:
+                    r0 -= bs
+                memcpy(&H_prev[r0, 0], &h_cur[0, 0], bs * row_bytes)
+                if cell == CELL_LSTM:
+                    memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
+                if cell == CELL_GRU:
+                    gemm(NoTrans, Trans, bs, n_gates, n_hidden,
+                         1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
                 else:
-                    gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
-                                    &H_prev[r, 0], &h_cur[b, 0], n_hidden)
-                memcpy(&H_out[r, out_col], &h_cur[b, 0], row_bytes)
-            if not reverse:
-                r0 += bs
+                    gemm(NoTrans, Trans, bs, n_gates, n_hidden,
+                         1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0], n_gates)
+                for b in range(bs):
+                    r = r0 + b
+                    if cell == CELL_RNN:
+                        rnn_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], n_hidden, activation)
+                        memcpy(&h_cur[b, 0], &gates[r, 0], row_bytes)
+                    elif cell == CELL_LSTM:
+                        lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
+                                         &c_cur[b, 0], &h_cur[b, 0], &extra[r, 0], n_hidden)
+                    else:
+                        gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
+                                        &H_prev[r, 0], &h_cur[b, 0], n_hidden)
+                    memcpy(&H_out[r, out_col], &h_cur[b, 0], row_bytes)
+                if not reverse:
+                    r0 += bs
+        finally:
+            crnn_fp_exit(fp)
 
 
 def backward(int cell, int activation,
@@ -171,6 +205,7 @@ def backward(int cell, int activation,
              floating[:, ::1] dX,                  # OUT (n_rows, I), or shape (0, 0) to skip
              bint dX_accumulate):                  # add to dX (second direction) instead of set
     cdef:
+        crnn_fpstate fp
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
@@ -183,64 +218,68 @@ def backward(int cell, int activation,
         floating carry_beta = 1 if cell == CELL_GRU else 0
         floating dX_beta = 1 if dX_accumulate else 0
     with nogil:
-        # The backward loop visits the steps in the opposite order of forward.
-        r0 = 0 if reverse else n_rows
-        for s in range(n_steps):
-            t = s if reverse else n_steps - 1 - s
-            bs = batch_sizes[t]
-            if not reverse:
-                r0 -= bs
-            for b in range(bs):
-                r = r0 + b
-                if cell == CELL_RNN:
-                    rnn_backward_row(&delta[r, 0], &dH[r, dH_col], &dh_cur[b, 0], &gates[r, 0],
-                                     n_hidden, activation)
-                elif cell == CELL_LSTM:
-                    lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], &dH[r, dH_col],
-                                      &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
-                else:
-                    gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], &dH[r, dH_col],
-                                     &dh_cur[b, 0], &delta[r, 0], n_hidden)
-            gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
-                 1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
-                 carry_beta, &dh_cur[0, 0], n_hidden)
-            if truncate > 0:
-                # cut the carry where it would cross a window boundary
+        fp = crnn_fp_enter(_flush)
+        try:
+            # The backward loop visits the steps in the opposite order of forward.
+            r0 = 0 if reverse else n_rows
+            for s in range(n_steps):
+                t = s if reverse else n_steps - 1 - s
+                bs = batch_sizes[t]
+                if not reverse:
+                    r0 -= bs
                 for b in range(bs):
-                    position = lengths[b] - 1 - t if reverse else t
-                    if position > 0 and position % truncate == 0:
-                        memset(&dh_cur[b, 0], 0, n_hidden * sizeof(floating))
-                        if cell == CELL_LSTM:
-                            memset(&dc_cur[b, 0], 0, n_hidden * sizeof(floating))
-            if reverse:
-                r0 += bs
+                    r = r0 + b
+                    if cell == CELL_RNN:
+                        rnn_backward_row(&delta[r, 0], &dH[r, dH_col], &dh_cur[b, 0], &gates[r, 0],
+                                         n_hidden, activation)
+                    elif cell == CELL_LSTM:
+                        lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], &dH[r, dH_col],
+                                          &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
+                    else:
+                        gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], &dH[r, dH_col],
+                                         &dh_cur[b, 0], &delta[r, 0], n_hidden)
+                gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
+                     1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
+                     carry_beta, &dh_cur[0, 0], n_hidden)
+                if truncate > 0:
+                    # cut the carry where it would cross a window boundary
+                    for b in range(bs):
+                        position = lengths[b] - 1 - t if reverse else t
+                        if position > 0 and position % truncate == 0:
+                            memset(&dh_cur[b, 0], 0, n_hidden * sizeof(floating))
+                            if cell == CELL_LSTM:
+                                memset(&dc_cur[b, 0], 0, n_hidden * sizeof(floating))
+                if reverse:
+                    r0 += bs
 
-        # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
-        gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
-             1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
-        column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
-        if cell == CELL_GRU:
-            # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
-            gemm(Trans, NoTrans, H2, n_in, n_rows,
-                 1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
-            gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
-                 1, &delta[0, n_gates], n_delta, &X[0, 0], n_in, 0, &dW_ih[H2, 0], n_in)
-            column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
-            for j in range(H2):
-                db_ih[j] = db_hh[j]
-            if dX.shape[0] > 0:
-                gemm(NoTrans, NoTrans, n_rows, n_in, H2,
-                     1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
-                gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
-                     1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
-        else:
-            gemm(Trans, NoTrans, n_gates, n_in, n_rows,
-                 1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
-            for j in range(n_gates):
-                db_ih[j] = db_hh[j]
-            if dX.shape[0] > 0:
-                gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
-                     1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
+            # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
+            gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
+                 1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
+            column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
+            if cell == CELL_GRU:
+                # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
+                gemm(Trans, NoTrans, H2, n_in, n_rows,
+                     1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+                gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
+                     1, &delta[0, n_gates], n_delta, &X[0, 0], n_in, 0, &dW_ih[H2, 0], n_in)
+                column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
+                for j in range(H2):
+                    db_ih[j] = db_hh[j]
+                if dX.shape[0] > 0:
+                    gemm(NoTrans, NoTrans, n_rows, n_in, H2,
+                         1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
+                    gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
+                         1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
+            else:
+                gemm(Trans, NoTrans, n_gates, n_in, n_rows,
+                     1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+                for j in range(n_gates):
+                    db_ih[j] = db_hh[j]
+                if dX.shape[0] > 0:
+                    gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
+                         1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
+        finally:
+            crnn_fp_exit(fp)
 
 
 def infer(int cell, int activation,
@@ -261,6 +300,7 @@ def infer(int cell, int activation,
           floating[:, :, ::1] H_seq,           # OUT (N, T, W) h_t in cols seq_col:, or (0, 0, 0)
           Py_ssize_t seq_col):
     cdef:
+        crnn_fpstate fp
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = xh.shape[1] - n_in
@@ -270,26 +310,30 @@ def infer(int cell, int activation,
         bint keep = H_seq.shape[0] > 0
         Py_ssize_t s, t, b, bs
     with nogil:
-        for s in range(n_steps):
-            t = n_steps - 1 - s if reverse else s
-            bs = batch_sizes[t]
-            for b in range(bs):
-                memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
-            if cell == CELL_GRU:
-                gemm(NoTrans, Trans, bs, n_gates, n_in,
-                     1, &xh[0, 0], n_cat, &W_ih[0, 0], n_in, 0, &proj[0, 0], n_gates)
-                gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                     1, &xh[0, n_in], n_cat, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
-            else:
-                gemm(NoTrans, Trans, bs, n_gates, n_cat,
-                     1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat, 0, &proj[0, 0], n_gates)
-            for b in range(bs):
-                if cell == CELL_RNN:
-                    rnn_infer_row(&proj[b, 0], &bias[0], &xh[b, n_in], n_hidden, activation)
-                elif cell == CELL_LSTM:
-                    lstm_infer_row(&proj[b, 0], &bias[0], &c[b, 0], &xh[b, n_in], n_hidden)
+        fp = crnn_fp_enter(_flush)
+        try:
+            for s in range(n_steps):
+                t = n_steps - 1 - s if reverse else s
+                bs = batch_sizes[t]
+                for b in range(bs):
+                    memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
+                if cell == CELL_GRU:
+                    gemm(NoTrans, Trans, bs, n_gates, n_in,
+                         1, &xh[0, 0], n_cat, &W_ih[0, 0], n_in, 0, &proj[0, 0], n_gates)
+                    gemm(NoTrans, Trans, bs, n_gates, n_hidden,
+                         1, &xh[0, n_in], n_cat, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
                 else:
-                    gru_infer_row(&proj[b, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &xh[b, n_in],
-                                  n_hidden)
-                if keep:
-                    memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
+                    gemm(NoTrans, Trans, bs, n_gates, n_cat,
+                         1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat, 0, &proj[0, 0], n_gates)
+                for b in range(bs):
+                    if cell == CELL_RNN:
+                        rnn_infer_row(&proj[b, 0], &bias[0], &xh[b, n_in], n_hidden, activation)
+                    elif cell == CELL_LSTM:
+                        lstm_infer_row(&proj[b, 0], &bias[0], &c[b, 0], &xh[b, n_in], n_hidden)
+                    else:
+                        gru_infer_row(&proj[b, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &xh[b, n_in],
+                                      n_hidden)
+                    if keep:
+                        memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
+        finally:
+            crnn_fp_exit(fp)

@@ -2,7 +2,7 @@
 packed variable-length sequences through one- and two-directional stacks.
 
 Run by hand, only when these cases change; the outputs
-(``tests/data/golden_packed_*.npz``) are committed and the tests never
+(``tests/data/sequences_packed_*.npz``) are committed and the tests never
 import torch. In a scratch virtual environment outside the repository::
 
     python -m venv /tmp/torchenv
@@ -121,7 +121,7 @@ def main():
         for direction in ("uni", "bi"):
             for dtype in TORCH_DTYPES:
                 out = run(cell, direction, dtype)
-                path = os.path.join(HERE, f"golden_packed_{cell}_{direction}_{dtype}.npz")
+                path = os.path.join(HERE, f"sequences_packed_{cell}_{direction}_{dtype}.npz")
                 np.savez_compressed(path, **out)
                 print("wrote", path)
 
