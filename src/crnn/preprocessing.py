@@ -505,7 +505,8 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator,
     n_samples_seen_ : int
         Valid time steps the statistics were computed over.
     mean_, var_ : ndarray of shape (n_features_in_,) or None
-        ``"standard"``: per-feature mean and variance (None when not used).
+        ``"standard"``: per-feature mean and variance; as in StandardScaler,
+        ``var_`` is None without ``with_std`` and ``mean_`` without either.
     data_min_, data_max_, data_range_, min_ : ndarray of shape (n_features_in_,) or None
         ``"minmax"``: per-feature minimum, maximum, range and offset.
     scale_ : ndarray of shape (n_features_in_,) or None
@@ -595,8 +596,9 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator,
             m2 += block_m2 + delta ** 2 * (count * n / total)
             count = total
         self.n_samples_seen_ = count
+        # scikit-learn's StandardScaler convention for the fitted attributes
         self.var_ = m2 / count if self.with_std else None
-        self.mean_ = mean if self.with_mean else None
+        self.mean_ = mean if self.with_mean or self.with_std else None
         self.scale_ = _handle_zeros_in_scale(np.sqrt(self.var_)) if self.with_std else None
         self.data_min_ = self.data_max_ = self.data_range_ = self.min_ = None
 
@@ -624,7 +626,8 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator,
             def stat(a):
                 return None if a is None else a.astype(x.dtype, copy=False)
             if standard:
-                mean, scale = stat(self.mean_), stat(self.scale_)
+                mean = stat(self.mean_) if self.with_mean else None
+                scale = stat(self.scale_)
                 if inverse:
                     out = x * scale if scale is not None else x.copy()
                     if mean is not None:
@@ -850,8 +853,11 @@ def make_windows(series, window, horizon=1, stride=1, target="next"):
         return _windows_of_one(series, window, horizon, stride, target, "series")
     parts = [_windows_of_one(s, window, horizon, stride, target, f"series[{i}]")
              for i, s in enumerate(series)]
+    def describe(X):
+        return "is 1-D" if X.ndim == 2 else f"has {X.shape[2]} features per step"
     for i, (X, _) in enumerate(parts):
         if X.shape[2:] != parts[0][0].shape[2:]:
-            raise ValueError(f"series[{i}] has {X.shape[2:] or (1,)} features per step "
-                             f"but series[0] has {parts[0][0].shape[2:] or (1,)}.")
+            raise ValueError(f"series[{i}] {describe(X)} but series[0] "
+                             f"{describe(parts[0][0])}; all series need the same shape "
+                             "per step.")
     return (np.concatenate([X for X, _ in parts]), np.concatenate([y for _, y in parts]))
