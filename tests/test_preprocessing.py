@@ -263,6 +263,29 @@ def test_sequence_scaler_many_blocks_and_large_offset(rng):
     assert_allclose(model.var_, steps.var(axis=0), rtol=1e-9)
 
 
+@pytest.mark.parametrize("layout", ["3d", "padded", "ragged", "strided"])
+@pytest.mark.parametrize("n_features", [1, 5, 32])
+def test_sequence_scaler_large_input_equals_sklearn(layout, n_features, rng):
+    # Large enough for several statistics blocks and transform chunks, and a
+    # last chunk that is shorter than the others.
+    X = (3.0 + 2.0 * rng.normal(size=(301, 97, n_features))).astype(np.float32)
+    if layout == "padded":
+        X[np.arange(97) >= rng.integers(1, 98, size=301)[:, None]] = np.nan
+    elif layout == "ragged":
+        X = [x[:t] for x, t in zip(X, rng.integers(1, 98, size=301))]
+    elif layout == "strided":
+        X = X[::2, ::-1]
+    steps = _stacked(X)
+    for scaler, oracle in [(SequenceScaler(), StandardScaler()),
+                           (SequenceScaler(method="minmax"), MinMaxScaler())]:
+        oracle.fit(steps)
+        model = scaler.fit(X)
+        out = model.transform(X)
+        _assert_same_layout(out, X, n_features)
+        assert_allclose(_stacked(out), oracle.transform(steps), rtol=1e-5, atol=1e-5)
+        assert_allclose(_stacked(model.inverse_transform(out)), steps, rtol=1e-5, atol=1e-5)
+
+
 def test_sequence_scaler_integer_input_becomes_float64():
     X = np.arange(24).reshape(2, 4, 3)
     assert SequenceScaler().fit_transform(X).dtype == np.float64
