@@ -483,7 +483,7 @@ class PerStep(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Returns
         -------
         X_original : ndarray or list of ndarray
-            X's layout with n_features_in_ features per step.
+            X's layout with ``n_features_in_`` features per step.
         """
         check_is_fitted(self)
         seqs = _check_sequences(self, X, reset=False, float_only=False, check_features=False)
@@ -496,7 +496,7 @@ class PerStep(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Parameters
         ----------
         input_features : array-like of str or None, default=None
-            Names of the n_features_in_ features per step; ``x0``, ``x1``,
+            Names of the ``n_features_in_`` features per step; ``x0``, ``x1``,
             ... if None.
 
         Returns
@@ -557,12 +557,12 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator,
         Features per time step.
     n_samples_seen_ : int
         Valid time steps the statistics were computed over.
-    mean_, var_ : ndarray of shape (n_features_in_,) or None
+    mean_, var_ : ndarray of shape (n_features,) or None
         ``"standard"``: per-feature mean and variance; as in StandardScaler,
         ``var_`` is None without ``with_std`` and ``mean_`` without either.
-    data_min_, data_max_, data_range_, min_ : ndarray of shape (n_features_in_,) or None
+    data_min_, data_max_, data_range_, min_ : ndarray of shape (n_features,) or None
         ``"minmax"``: per-feature minimum, maximum, range and offset.
-    scale_ : ndarray of shape (n_features_in_,) or None
+    scale_ : ndarray of shape (n_features,) or None
         Per-feature scale (standard deviation, or the min-max factor);
         constant features get 1 (standard) as in scikit-learn.
 
@@ -833,14 +833,14 @@ def make_windows(series, window, horizon=1, stride=1, target="next"):
     X : ndarray of shape (n_windows, window) or (n_windows, window, n_features)
         The windows: 2-D (univariate sequences) for a 1-D series.
     y : ndarray
-        ========================  ==================  =================================
-        target, horizon           series (T,)         series (T, n_features)
-        ========================  ==================  =================================
-        ``"next"``, 1             (n_windows,)        (n_windows, n_features)
-        ``"next"``, h > 1         (n_windows, h)      (n_windows, h * n_features)
-        ``"sequence"``, 1         (n_windows, window) (n_windows, window, n_features)
-        ``"sequence"``, h > 1     (.., window, h)     (.., window, h * n_features)
-        ========================  ==================  =================================
+        ======================  ====================  ================================
+        target, horizon         series (T,)           series (T, n_features)
+        ======================  ====================  ================================
+        ``"next"``, 1           (n_windows,)          (n_windows, n_features)
+        ``"next"``, h > 1       (n_windows, h)        (n_windows, h * n_features)
+        ``"sequence"``, 1       (n_windows, window)   (n_windows, window, n_features)
+        ``"sequence"``, h > 1   (.., window, h)       (.., window, h * n_features)
+        ======================  ====================  ================================
 
         With several features and ``horizon > 1`` the values are step-major:
         ``y.reshape(n_windows, horizon, n_features)`` (the last axis for
