@@ -271,12 +271,14 @@ def _check_list_item(x, i, float_only, name):
     if x.shape[0] == 0:
         raise ValueError(f"{name}[{i}] is a zero-length sequence; every sequence needs at "
                          "least one step.")
-    nan = _nan_mask(x) if x.dtype.kind == "O" or _has_nonfinite(x) else None
-    if nan is not None and nan.any():
-        raise ValueError(f"{name}[{i}] contains NaN. In a list each sequence has its own "
-                         "length, so no step may be NaN (NaN padding is for 3-D arrays).")
-    if x.dtype.kind == "f" and _has_nonfinite(x):
-        raise ValueError(f"{name}[{i}] contains infinity.")
+    nonfinite = _has_nonfinite(x)
+    if nonfinite or x.dtype.kind == "O":
+        if _nan_mask(x).any():
+            raise ValueError(f"{name}[{i}] contains NaN. In a list each sequence has its "
+                             "own length, so no step may be NaN (NaN padding is for 3-D "
+                             "arrays).")
+        if nonfinite:
+            raise ValueError(f"{name}[{i}] contains infinity.")
     return x
 
 
@@ -397,7 +399,8 @@ class PerStep(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     Sparse transformer output (e.g. ``OneHotEncoder()``'s default) is
     densified, since sequences are dense; ``OneHotEncoder(sparse_output=False)``
     avoids the intermediate sparse matrix. Stacking the steps copies them
-    unless X is an unpadded C-contiguous 3-D array.
+    unless X is an unpadded C-contiguous 3-D array. There is no
+    ``set_output``: a DataFrame cannot hold 3-D or ragged results.
 
     Examples
     --------
