@@ -566,8 +566,9 @@ BAD_INPUT = [
 def test_bad_input(make, X, error, match):
     with pytest.raises(error, match=match):
         make().fit(X)
-    fitted = make().fit(np.ones((2, 3, 2 if not isinstance(X, np.ndarray) or X.ndim != 3
-                                     else max(X.shape[2], 1))))
+    # fitted with X's features per step, so that transform fails for X's own fault
+    n_features = X.shape[2] if isinstance(X, np.ndarray) and X.ndim == 3 else 2
+    fitted = make().fit(np.ones((2, 3, max(n_features, 1))))
     with pytest.raises(error, match=match):
         fitted.transform(X)
 
