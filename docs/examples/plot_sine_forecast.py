@@ -14,21 +14,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from crnn import RNNRegressor
+from crnn.preprocessing import make_windows
 
 # %%
 # Build the data set
 # ------------------
-# Each row of ``X`` is a window of ``window`` consecutive values; the target
-# is the value that follows it. A 2-D ``X`` of shape (n_samples, n_timesteps)
-# holds univariate sequences (one feature per time step).
+# :func:`crnn.preprocessing.make_windows` cuts the series into supervised
+# pairs: each row of ``X`` is a window of ``window`` consecutive values and
+# its target is the value that follows it. For a 1-D series ``X`` is 2-D, of
+# shape (n_samples, n_timesteps): univariate sequences (one feature per time
+# step). ``X`` and ``y`` are read-only views of the series, not copies.
 
 rng = np.random.RandomState(0)
 t = np.linspace(0, 24 * np.pi, 1200)
 series = np.sin(t) + 0.05 * rng.randn(t.size)
 
 window = 20
-X = np.lib.stride_tricks.sliding_window_view(series[:-1], window)
-y = series[window:]
+X, y = make_windows(series, window)
 n_train = 800
 X_train, y_train = X[:n_train], y[:n_train]
 X_test, y_test = X[n_train:], y[n_train:]

@@ -4,13 +4,14 @@ Vanilla RNN, LSTM and GRU cells, stacked and trained by backpropagation
 through time, with the timestep loops in typed Cython.
 
 - :class:`RNNRegressor`, :class:`RNNClassifier`: scikit-learn estimators.
+- :mod:`crnn.preprocessing`: scaling and windowing for sequences in pipelines.
 - :mod:`crnn.ops`: forward and backward passes on NumPy arrays.
 - :mod:`crnn.reference`: the same maths in pure NumPy (the test oracle).
 """
-from crnn import ops, reference
+from crnn import ops, preprocessing, reference
 from crnn._build_info import build_info, show_build_info
 from crnn._estimators import RNNClassifier, RNNRegressor
 
 __version__ = "0.1.0"
-__all__ = ["RNNClassifier", "RNNRegressor", "ops", "reference", "build_info", "show_build_info",
-           "__version__"]
+__all__ = ["RNNClassifier", "RNNRegressor", "ops", "preprocessing", "reference", "build_info",
+           "show_build_info", "__version__"]

@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 
 import crnn
 from crnn import RNNClassifier, RNNRegressor, reference
+from crnn.preprocessing import make_windows
 
 
 def noisy_sine(n_samples=2000, n_steps=30, noise=0.05, seed=0):
@@ -31,8 +32,10 @@ def noisy_sine(n_samples=2000, n_steps=30, noise=0.05, seed=0):
     t = np.arange(n_samples + n_steps) * 0.07
     signal = np.sin(t) + 0.5 * np.sin(0.31 * t)
     observed = signal + noise * rng.normal(size=t.shape)
-    X = np.stack([observed[i:i + n_steps] for i in range(n_samples)])[:, :, None]
-    return X, signal[n_steps:n_steps + n_samples]
+    # Window the noisy and the clean series together: the inputs are the
+    # noisy column, the target is the clean value after each window.
+    X, y = make_windows(np.column_stack([observed, signal]), n_steps)
+    return X[:, :, :1], y[:, 1]
 
 
 def digits_sequences():
