@@ -137,3 +137,24 @@ class SequencePredict(_SequenceSuite):
 
     def time_predict(self, workload, cell, contender):
         self.runner.predict()
+
+
+class ScalingT:
+    """One crnn training epoch at W2's sizes for T from 25 to 800 (scaling.py):
+    the times should grow linearly in T."""
+
+    params = [["lstm", "gru"], [25, 50, 100, 200, 400, 800]]
+    param_names = ["cell", "n_steps"]
+    number = 1
+    repeat = 3
+    warmup_time = 0.0
+    processes = 1
+    timeout = 1800.0
+
+    def setup(self, cell, n_steps):
+        from .scaling import epoch_runner
+
+        self.epoch = epoch_runner(cell, n_steps, 512)
+
+    def time_train_epoch(self, cell, n_steps):
+        self.epoch()

@@ -25,13 +25,22 @@ WORKLOADS = {
     "W2": {"N": 2048, "T": 100, "I": 32, "H": 128, "batch": 64, "layers": 1},
     "W3": {"N": 1024, "T": 100, "I": 128, "H": 512, "batch": 128, "layers": 1},
     "W4": {"N": 2048, "T": 100, "I": 32, "H": 128, "batch": 64, "layers": 3},
+    "W5": {"N": 1024, "T": 400, "I": 32, "H": 128, "batch": 64, "layers": 1},
 }
-WORKLOAD_NAMES = {"W1": "small", "W2": "medium", "W3": "large", "W4": "deep"}
+WORKLOAD_NAMES = {"W1": "small", "W2": "medium", "W3": "large", "W4": "deep", "W5": "long"}
 CELLS = ("rnn", "lstm", "gru")
 LIBRARIES = ("crnn", "torch")
 N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-# SPEC 8 targets: ratio crnn / PyTorch, the same for the epoch and inference
-TARGETS = {"W1": 0.20, "W2": 0.60, "W3": 1.00, "W4": 0.60}
+# SPEC 8 targets: ratio crnn / PyTorch of a training epoch and of inference
+TRAIN_TARGETS = {"W1": 0.20, "W2": 0.60, "W3": 0.80, "W4": 0.60, "W5": 0.20}
+INFER_TARGETS = {"W1": 0.20, "W2": 0.60, "W3": 0.80, "W4": 0.60, "W5": 0.60}
+# W1 lstm inference: PyTorch's fused oneDNN LSTM already runs within ~4x of
+# the sgemm floor there (SPEC 8)
+INFER_TARGET_EXCEPTIONS = {("W1", "lstm"): 0.50}
+
+
+def infer_target(workload, cell):
+    return INFER_TARGET_EXCEPTIONS.get((workload, cell), INFER_TARGETS[workload])
 LEARNING_RATE = 1e-3
 SEED = 0
 
@@ -152,10 +161,14 @@ class TorchRunner:
 
     library = "torch"
 
-    def __init__(self, workload, cell, X, y, threads=None, warm=True):
+    def __init__(self, workload, cell, X, y, threads=None, warm=True, flush_denormal=False):
         import torch
 
         self.torch = torch
+        # torch.set_flush_denormal sets the calling thread's FTZ/DAZ bits
+        # (it does not reach PyTorch's worker threads); on only while this
+        # runner computes, so the other contenders run in the default mode
+        self.flush_denormal = flush_denormal
         w = WORKLOADS[workload]
         torch.set_num_threads(crnn_blas_threads() if threads is None else int(threads))
         torch.manual_seed(SEED)
@@ -176,6 +189,15 @@ class TorchRunner:
 
     def train_epoch(self):
         """One epoch; returns its training loss (mean over the samples)."""
+        if self.flush_denormal:
+            self.torch.set_flush_denormal(True)
+        try:
+            return self._train_epoch()
+        finally:
+            if self.flush_denormal:
+                self.torch.set_flush_denormal(False)
+
+    def _train_epoch(self):
         torch = self.torch
         n = self.X.shape[0]
         order = torch.from_numpy(self.rng.permutation(n))
@@ -194,9 +216,15 @@ class TorchRunner:
         return total / n
 
     def predict(self):
-        with self.torch.inference_mode():
-            out, _ = self.rnn(self.X)
-            return self.head(out[:, -1]).numpy()
+        if self.flush_denormal:
+            self.torch.set_flush_denormal(True)
+        try:
+            with self.torch.inference_mode():
+                out, _ = self.rnn(self.X)
+                return self.head(out[:, -1]).numpy()
+        finally:
+            if self.flush_denormal:
+                self.torch.set_flush_denormal(False)
 
 
 class ReferenceRunner:

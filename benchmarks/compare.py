@@ -9,7 +9,8 @@ epoch, PyTorch epoch, [NumPy reference epoch, W1 only], crnn inference,
 PyTorch inference, and again -- and reports the median of the repeats:
 
 - epoch and inference seconds of crnn and PyTorch and the ratio crnn/PyTorch
-  (lower is better; the SPEC target next to it),
+  (lower is better; the SPEC targets, training/inference, next to it); for
+  W5 also the ratios against PyTorch with ``torch.set_flush_denormal(True)``,
 - crnn's achieved GFLOP/s (GEMM flops: forward ``2 T N (I+H) G H`` per layer,
   backward ~2x forward, so a training epoch counts 3x the forward),
 - for W1 the epoch time of the pure NumPy reference (crnn.reference.train_epoch),
@@ -106,6 +107,10 @@ def measure(workload, cell, n_samples, repeats, threads, with_torch):
         if with_torch:
             runners["torch"] = common.TorchRunner(workload, cell, X, y, threads=threads,
                                                   warm=True)
+            if workload == "W5":  # SPEC 8: also against torch.set_flush_denormal(True)
+                runners["torchflush"] = common.TorchRunner(workload, cell, X, y,
+                                                           threads=threads, warm=True,
+                                                           flush_denormal=True)
         reference = None
         if workload == "W1":
             reference = common.ReferenceRunner(workload, cell, X, y,
@@ -134,7 +139,11 @@ def measure(workload, cell, n_samples, repeats, threads, with_torch):
     if with_torch:
         row["epoch_ratio"] = row["epoch_crnn"] / row["epoch_torch"]
         row["infer_ratio"] = row["infer_crnn"] / row["infer_torch"]
-    row["target_ratio"] = common.TARGETS[workload]
+        if "torchflush" in runners:
+            row["epoch_ratio_flush"] = row["epoch_crnn"] / row["epoch_torchflush"]
+            row["infer_ratio_flush"] = row["infer_crnn"] / row["infer_torchflush"]
+    row["train_target"] = common.TRAIN_TARGETS[workload]
+    row["infer_target"] = common.infer_target(workload, cell)
     row["train_gflops_crnn"] = common.train_flops(workload, cell, n) / row["epoch_crnn"] / 1e9
     row["infer_gflops_crnn"] = common.forward_flops(workload, cell, n) / row["infer_crnn"] / 1e9
     if reference is not None:
@@ -155,7 +164,11 @@ def format_table(rows, with_torch):
     cols += [("infer crnn s", "infer_crnn", ".4f")]
     if with_torch:
         cols += [("infer torch s", "infer_torch", ".4f"), ("ratio", "infer_ratio", ".3f")]
-    cols += [("target", "target_ratio", ".2f")] if with_torch else []
+    if with_torch:
+        # W5: crnn against PyTorch with torch.set_flush_denormal(True)
+        cols += [("ratio flush", "epoch_ratio_flush", ".3f"),
+                 ("infer flush", "infer_ratio_flush", ".3f"),
+                 ("targets", "targets", "s")]
     cols += [("train GF/s", "train_gflops_crnn", ".1f"),
              ("infer GF/s", "infer_gflops_crnn", ".1f"),
              ("numpy ref s", "epoch_reference", ".4f"),
@@ -166,6 +179,7 @@ def format_table(rows, with_torch):
     cells = []
     for row in rows:
         row = dict(row)
+        row["targets"] = f"{row['train_target']:.2f}/{row['infer_target']:.2f}"
         if "epoch_reference" in row:
             row["ref_speedup"] = row["epoch_reference"] / row["epoch_crnn"]
         cells.append([_fmt(row.get(key), spec) for _, key, spec in cols])
