@@ -7,6 +7,7 @@ single-threaded BLAS beats splitting every small per-step GEMM across
 threads (which leaves the elementwise gate passes serial and pays a thread
 hand-off per step). The weight gradients of the parts are summed after.
 """
+import os
 import threading
 from contextlib import contextmanager
 
@@ -28,6 +29,17 @@ _forced = None
 _limit_lock = threading.Lock()
 _limit_users = 0
 _limiter = None
+
+
+def _reset_limit_after_fork():
+    # a child forked during another thread's fit has none of its threads:
+    # start from "nobody holds the limit" (its BLAS state is the parent's)
+    global _limit_lock, _limit_users, _limiter
+    _limit_lock, _limit_users, _limiter = threading.Lock(), 0, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_limit_after_fork)
 
 
 def _blas_controller():
@@ -59,7 +71,8 @@ def _forced_threads(n):
     """Private: make :func:`max_threads` return ``n`` inside the block.
 
     For the tests of the threaded fit and predict paths, which must run
-    whatever the machine's core count or ``OPENBLAS_NUM_THREADS``.
+    whatever the machine's core count or ``OPENBLAS_NUM_THREADS``. The
+    override is process-wide: not for concurrent blocks with different ``n``.
     """
     global _forced
     saved, _forced = _forced, int(n)
