@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_blobs
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from crnn import RNNClassifier, RNNRegressor
+from crnn import RNNClassifier, RNNRegressor, _threads, reference
 
 from ._cells import forward
 from .conftest import CELLS
@@ -32,20 +33,27 @@ def digits():
 
 
 # held-out accuracy each cell must reach on digits-as-sequences (SPEC 9:
-# LSTM and GRU >= 0.97)
+# LSTM and GRU >= 0.97), for every seed below. Settings per cell: LSTM and
+# GRU reach 0.980-0.989 in 30 epochs at 1e-2 over seeds 0-3 (at 60 epochs of
+# 3e-3 the LSTM fell to 0.969 on seed 1); the vanilla RNN is unstable at
+# 1e-2 (0.87 on seed 0) and reaches 0.969-0.984 in 60 epochs at 3e-3.
 DIGITS_MIN_ACCURACY = {"rnn": 0.95, "lstm": 0.97, "gru": 0.97}
+DIGITS_SETTINGS = {"rnn": dict(max_iter=60, learning_rate_init=3e-3),
+                   "lstm": dict(max_iter=30, learning_rate_init=1e-2),
+                   "gru": dict(max_iter=30, learning_rate_init=1e-2)}
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("cell", CELLS)
-def test_digits_as_sequences(cell, digits):
+def test_digits_as_sequences(cell, seed, digits):
     X_train, X_test, y_train, y_test = digits
-    clf = RNNClassifier(cell=cell, hidden_layer_sizes=(64,), max_iter=60,
-                        learning_rate_init=3e-3, random_state=0)
+    clf = RNNClassifier(cell=cell, hidden_layer_sizes=(64,), random_state=seed,
+                        **DIGITS_SETTINGS[cell])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X_train, y_train)
     accuracy = clf.score(X_test, y_test)
-    print(f"digits {cell}: held-out accuracy {accuracy:.4f} in {clf.n_iter_} epochs")
+    print(f"digits {cell} seed {seed}: held-out accuracy {accuracy:.4f} in {clf.n_iter_} epochs")
     assert accuracy >= DIGITS_MIN_ACCURACY[cell]
 
 
@@ -61,22 +69,72 @@ def test_sine_next_step_forecast(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_classifier_learns_blobs(cell):
-    # the accuracy part of sklearn's check_classifiers_train (excused there
-    # for its feature-axis assertion, see test_sklearn_compat.py)
+@pytest.mark.parametrize("variant", ["plain", "readonly_memmap", "readonly_memmap_float32"])
+def test_classifier_learns_blobs(cell, variant):
+    # the accuracy part of sklearn's check_classifiers_train and of its two
+    # variants (excused there, exactly by id, for their feature-axis
+    # assertion; see test_sklearn_compat.py): same data, same threshold
+    from sklearn.utils._testing import create_memmap_backed_data
+
     X, y = make_blobs(n_samples=300, random_state=0, cluster_std=0.1, centers=3)
     X = StandardScaler().fit_transform(X)
+    if variant == "readonly_memmap_float32":
+        X = X.astype(np.float32)
     for labels in (y, (y == 1).astype(int)):
-        clf = RNNClassifier(cell=cell, hidden_layer_sizes=(16,), random_state=0)
+        X_fit, y_fit = X, labels
+        if variant != "plain":
+            X_fit, y_fit = create_memmap_backed_data([X, labels])
+            assert not X_fit.flags.writeable
+        # the estimator of test_sklearn_compat.py (it stops after 20-32
+        # epochs there too)
+        clf = RNNClassifier(cell=cell, hidden_layer_sizes=(16,), learning_rate_init=0.01,
+                            max_iter=40, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            clf.fit(X, labels)
-        assert clf.score(X, labels) > 0.83
-        proba = clf.predict_proba(X)
+            clf.fit(X_fit, y_fit)
+        assert clf.score(X_fit, y_fit) > 0.83
+        proba = clf.predict_proba(X_fit)
         assert proba.shape == (300, len(np.unique(labels)))
-        np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
-        np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-10)
-        assert np.array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+
+
+def _softmax_oracle(model, X):
+    """Class probabilities and log-probabilities from coefs_ with the NumPy
+    reference forward pass and a NumPy softmax."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 2:
+        X = X[:, :, None]
+    output, h_n = forward(reference, model.cell, X, model.coefs_[:-1])[:2]
+    H = output if model.return_sequences else h_n[-1]
+    logits = H @ model.coefs_[-1]["W_out"].T + model.coefs_[-1]["b_out"]
+    z = logits - logits.max(axis=-1, keepdims=True)
+    log_proba = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return np.exp(log_proba), log_proba
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_outputs_match_numpy_oracle(cell, return_sequences, n_classes):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 6, 2))
+    steps = X[:, :, 0].cumsum(axis=1) if return_sequences else X[:, :, 0].sum(axis=1)
+    codes = np.digitize(steps, [-1.0, 1.0][:n_classes - 1] if n_classes == 3 else [0.0])
+    labels = np.array(["a", "b", "c"])[codes]
+    clf = RNNClassifier(cell=cell, hidden_layer_sizes=(6, 5), max_iter=3, dtype="float64",
+                        return_sequences=return_sequences, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, labels)
+    assert list(clf.classes_) == list("abc"[:n_classes])
+    proba, log_proba = _softmax_oracle(clf, X)
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(clf.predict_log_proba(X), log_proba, rtol=1e-10, atol=1e-12)
+    # predict is the oracle's most probable class (rows with a near-tie excluded)
+    top2 = np.sort(proba, axis=-1)[..., -2:]
+    clear = top2[..., 1] - top2[..., 0] > 1e-9
+    predicted = clf.predict(X)
+    assert np.array_equal(predicted[clear], clf.classes_[proba.argmax(axis=-1)][clear])
+    assert clf.score(X, labels) == pytest.approx(np.mean(predicted == labels))
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -113,19 +171,32 @@ def test_return_sequences_classifier(cell):
     assert clf.score(X, y) > 0.9
 
 
+def _assert_same_coefs(a, b):
+    for layer_a, layer_b in zip(a.coefs_, b.coefs_, strict=True):
+        assert layer_a.keys() == layer_b.keys()
+        for key in layer_a:
+            np.testing.assert_array_equal(layer_a[key], layer_b[key], err_msg=key)
+
+
 @pytest.mark.parametrize("cell", CELLS)
-def test_partial_fit_continues_like_fit(cell):
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_partial_fit_continues_like_fit(cell, Estimator):
     X, y = sine_forecast(n=100, T=8)
+    step_kwargs = {}
+    if Estimator is RNNClassifier:
+        y = np.digitize(y, [-0.5, 0.5])
+        step_kwargs = dict(classes=[0, 1, 2])
     kwargs = dict(cell=cell, hidden_layer_sizes=(8,), shuffle=False, random_state=0)
-    fitted = RNNRegressor(max_iter=3, **kwargs)
+    fitted = Estimator(max_iter=3, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted.fit(X, y)
-    stepped = RNNRegressor(**kwargs)
+    stepped = Estimator(**kwargs)
     for _ in range(3):
-        stepped.partial_fit(X, y)
+        stepped.partial_fit(X, y, **step_kwargs)
     assert stepped.n_iter_ == 3 and stepped.t_ == 300
     np.testing.assert_allclose(stepped.loss_curve_, fitted.loss_curve_, rtol=1e-6)
+    _assert_same_coefs(stepped, fitted)
     np.testing.assert_array_equal(stepped.predict(X), fitted.predict(X))
 
 
@@ -142,39 +213,102 @@ def test_classifier_partial_fit_needs_classes():
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_warm_start_continues(cell):
+def test_warm_start_keeps_optimizer_state(cell):
+    # two warm-started fits of 2 epochs are one fit of 4: parameters and the
+    # optimizer's moments and step count carry over (a reset Adam state
+    # would change the bias correction of every later step)
     X, y = sine_forecast(n=100, T=8)
-    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(8,), max_iter=2, warm_start=True,
-                       random_state=0)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(8,), shuffle=False, random_state=0)
+    reg = RNNRegressor(max_iter=2, warm_start=True, **kwargs)
+    straight = RNNRegressor(max_iter=4, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(X, y)
-        first = [a.copy() for a in reg.coefs_[0].values()]
         reg.fit(X, y)
+        straight.fit(X, y)
     assert reg.n_iter_ == 4 and len(reg.loss_curve_) == 4
-    assert any(not np.array_equal(a, b) for a, b in zip(first, reg.coefs_[0].values()))
+    np.testing.assert_array_equal(reg.loss_curve_, straight.loss_curve_)
+    _assert_same_coefs(reg, straight)
+
+
+@pytest.mark.parametrize("change", [dict(hidden_layer_sizes=(6,)),
+                                    dict(hidden_layer_sizes=(8, 4)),
+                                    dict(cell="lstm"),
+                                    dict(dtype="float64")],
+                         ids=["width", "depth", "cell", "dtype"])
+def test_warm_start_resets_when_architecture_or_dtype_changes(change):
+    # the old weights cannot continue: the second fit is a fresh one
+    X, y = sine_forecast(n=100, T=8)
+    kwargs = dict(cell="gru", hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    reg = RNNRegressor(warm_start=True, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+        reg.set_params(**change).fit(X, y)
+        fresh = RNNRegressor(**dict(kwargs, **change)).fit(X, y)
+    assert reg.n_iter_ == 2
+    np.testing.assert_array_equal(reg.loss_curve_, fresh.loss_curve_)
+    _assert_same_coefs(reg, fresh)
+    assert reg.coefs_[0]["W_hh"].dtype == np.dtype(change.get("dtype", "float32"))
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_early_stopping(cell):
-    X, y = sine_forecast(n=300, T=10, noise=0.1)
-    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(8,), early_stopping=True,
-                       n_iter_no_change=3, max_iter=100, random_state=0)
+    # a small noisy training set overfits: the validation R^2 peaks, early
+    # stopping ends the fit n_iter_no_change + 1 epochs later and restores
+    # the parameters of the best epoch, which an independent fit of exactly
+    # that many epochs reproduces (an explicit validation set leaves the
+    # training data and the random draws as without early stopping)
+    rng = np.random.default_rng(0)
+    X, y = sine_forecast(n=300, T=10, noise=0.3)
+    y = y + 0.3 * rng.normal(size=y.shape)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(16,), learning_rate_init=0.01, tol=0,
+                  n_iter_no_change=4, random_state=0)
+    reg = RNNRegressor(max_iter=100, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reg.fit(X, y)
+        reg.fit(X[:40], y[:40], X_val=X[100:], y_val=y[100:])
     assert reg.best_loss_ is None
-    assert len(reg.validation_scores_) == reg.n_iter_
-    assert reg.best_validation_score_ == max(reg.validation_scores_)
-
-    # an explicit validation set: the best parameters are the ones restored
-    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(8,), n_iter_no_change=2,
-                       max_iter=30, random_state=0)
+    assert reg.n_iter_ < 100 and len(reg.validation_scores_) == reg.n_iter_
+    best_epoch = int(np.argmax(reg.validation_scores_)) + 1
+    assert best_epoch == reg.n_iter_ - 5
+    oracle = RNNRegressor(max_iter=best_epoch, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reg.fit(X[:200], y[:200], X_val=X[200:], y_val=y[200:])
-    assert len(reg.validation_scores_) == reg.n_iter_
-    assert reg.score(X[200:], y[200:]) == pytest.approx(reg.best_validation_score_, abs=1e-6)
+        oracle.fit(X[:40], y[:40])
+    assert oracle.n_iter_ == best_epoch
+    _assert_same_coefs(reg, oracle)
+    val_r2 = r2_score(y[100:], reg.predict(X[100:]))
+    assert val_r2 == pytest.approx(reg.validation_scores_[best_epoch - 1], abs=1e-6)
+    assert val_r2 == pytest.approx(reg.best_validation_score_, abs=1e-6)
+
+    # validation_fraction: held out from the training data; stops early too
+    reg = RNNRegressor(early_stopping=True, validation_fraction=0.5, max_iter=100, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X[:80], y[:80])
+    assert reg.best_loss_ is None
+    assert reg.n_iter_ < 100 and len(reg.validation_scores_) == reg.n_iter_
+
+
+def test_classifier_validation_split_is_stratified():
+    # X carries no information, so the network predicts one class for every
+    # sample and each validation accuracy is that class's share of the
+    # validation set: exactly 0.6, 0.3 or 0.1 when the split keeps the
+    # class proportions (80 of 400 samples: 48, 24, 8)
+    y = np.repeat([0, 1, 2], [240, 120, 40])
+    X = np.zeros((400, 3))
+    for seed in (0, 1, 2):
+        clf = RNNClassifier(hidden_layer_sizes=(4,), early_stopping=True,
+                            validation_fraction=0.2, max_iter=4, n_iter_no_change=50,
+                            random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X, y)
+        assert len(clf.validation_scores_) == 4
+        for score in clf.validation_scores_:
+            assert min(abs(score - share) for share in (0.6, 0.3, 0.1)) < 1e-12, \
+                clf.validation_scores_
 
 
 def test_divergence_restores_last_finite_parameters():
@@ -190,6 +324,22 @@ def test_divergence_restores_last_finite_parameters():
         for value in layer.values():
             assert np.all(np.isfinite(value))
     assert np.all(np.isfinite(reg.predict(X)))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug (issue 16 report): the squared loss of a diverging fit emits NumPy's "
+    "'overflow encountered in square' from _network.loss_grad; SPEC 6 says no other "
+    "warning leaks. Remove this mark with the fix."))
+def test_divergence_warns_nothing_else():
+    X, y = sine_forecast(n=64, T=10)
+    reg = RNNRegressor(activation="relu", hidden_layer_sizes=(32,), solver="sgd",
+                       learning_rate_init=5.0, momentum=0.99, clip_grad_norm=None,
+                       max_iter=50, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.fit(X, y * 1e3)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "diverged" in messages[0], messages
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -210,15 +360,17 @@ def test_deterministic_for_random_state(Estimator, cell):
 def test_fit_in_threads_matches_serial(cell):
     X, y = sine_forecast(n=300, T=20)
     kwargs = dict(cell=cell, hidden_layer_sizes=(32,), max_iter=5)
-    serial = [RNNRegressor(random_state=s, **kwargs).fit(X, y).predict(X) for s in (0, 1)]
-    models = [RNNRegressor(random_state=s, **kwargs) for s in (0, 1)]
-    threads = [threading.Thread(target=m.fit, args=(X, y)) for m in models]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for model, expected in zip(models, serial):
-        np.testing.assert_array_equal(model.predict(X), expected)
+    # each fit splits its minibatches over 2 threads too, on any machine
+    with _threads._forced_threads(2):
+        serial = [RNNRegressor(random_state=s, **kwargs).fit(X, y).predict(X) for s in (0, 1)]
+        models = [RNNRegressor(random_state=s, **kwargs) for s in (0, 1)]
+        threads = [threading.Thread(target=m.fit, args=(X, y)) for m in models]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for model, expected in zip(models, serial):
+            np.testing.assert_array_equal(model.predict(X), expected)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -233,6 +385,52 @@ def test_pickle_round_trip_keeps_live_parameters(cell):
     np.testing.assert_allclose(clone_.predict(X), reg.predict(X) + 1.0, rtol=1e-5)
     clone_.partial_fit(X, y)  # optimizer state survived too
     assert clone_.n_iter_ == 3
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("kind", ["classifier", "sequences", "sequence-classifier"])
+def test_pickle_round_trip_classifier_and_sequences(cell, kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(48, 6, 2))
+    if kind == "classifier":
+        model = RNNClassifier(cell=cell, hidden_layer_sizes=(5, 4), max_iter=2)
+        y = np.array(["lo", "mid", "hi"])[np.digitize(X[:, :, 0].sum(axis=1), [-1, 1])]
+    elif kind == "sequences":
+        model = RNNRegressor(cell=cell, hidden_layer_sizes=(5, 4), max_iter=2,
+                             return_sequences=True)
+        y = np.cumsum(X, axis=1)
+    else:
+        model = RNNClassifier(cell=cell, hidden_layer_sizes=(5, 4), max_iter=2,
+                              return_sequences=True)
+        y = np.cumsum(X[:, :, 0], axis=1) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.set_params(random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.predict(X), model.predict(X))
+    if kind != "sequences":
+        np.testing.assert_array_equal(copy.classes_, model.classes_)
+        np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    # parameters and optimizer state both survived: one more epoch on each
+    # gives the same parameters
+    model.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    assert copy.n_iter_ == model.n_iter_ == 3
+    _assert_same_coefs(copy, model)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("hidden_layer_sizes", [(16, 16), (12, 8, 8)], ids=["L2", "L3"])
+def test_stacked_networks_learn(cell, hidden_layer_sizes):
+    # measured held-out R^2: 0.998-0.9998 (two and three layers, every cell)
+    X, y = sine_forecast()
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=hidden_layer_sizes, max_iter=40,
+                       random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X[:450], y[:450])
+    assert len(reg.coefs_) == len(hidden_layer_sizes) + 1
+    assert reg.score(X[450:], y[450:]) > 0.99
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -403,6 +601,8 @@ def test_predict_chunks_match_reference_on_strided_input(cell, return_sequences,
     readout = reg.coefs_[-1]
     H = output if return_sequences else h_n[-1]
     expected = (H @ readout["W_out"].T + readout["b_out"])[..., 0]
-    np.testing.assert_allclose(reg.predict(X_strided), expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(reg.predict(np.asfortranarray(X_strided)), expected,
-                               rtol=1e-10, atol=1e-12)
+    # 3 threads sharing the 6 chunks, whatever the machine
+    with _threads._forced_threads(3):
+        np.testing.assert_allclose(reg.predict(X_strided), expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(reg.predict(np.asfortranarray(X_strided)), expected,
+                                   rtol=1e-10, atol=1e-12)

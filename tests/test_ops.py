@@ -160,6 +160,11 @@ try:
 except ImportError:  # pragma: no cover - hypothesis is in the test extras
     given = None
 
+    # reported as a skip, which CI's skip check (tests/known_skips.txt) fails
+    @pytest.mark.skip(reason="hypothesis is not installed (it is in the test extras)")
+    def test_compiled_matches_reference_any_shape():
+        pass
+
 if given is not None:
     @settings(max_examples=25, deadline=None)
     @given(cell=st.sampled_from(CELLS),

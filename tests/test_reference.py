@@ -81,7 +81,6 @@ def sigmoid_plain(x):
 # even for the smallest gradients here (~1e-4 |L|, e.g. h0 of a deep H=1 layer).
 FD_EPS = 1e-5
 FD_TOL = 1e-6
-fd_max_errors = {}   # cell id -> largest error seen, for the report
 
 
 @pytest.mark.parametrize("cell,activation", CELLS, ids=CELL_IDS)
@@ -148,18 +147,8 @@ def test_gradients_match_finite_differences(cell, activation, hidden_sizes, shap
 
     worst = max(errors, key=errors.get)
     cell_id = cell if activation is None else f"{cell}-{activation}"
-    fd_max_errors[cell_id] = max(fd_max_errors.get(cell_id, 0.0), errors[worst])
     print(f"{cell_id} {hidden_sizes} {shape}: max rel error {errors[worst]:.2e} ({worst})")
     assert errors[worst] < FD_TOL, errors
-
-
-def test_zz_report_fd_errors(capsys):
-    # Runs after the gradient checks (file order): prints the largest error
-    # per cell (always shown: output capture is disabled for it).
-    with capsys.disabled():
-        for cell_id, err in sorted(fd_max_errors.items()):
-            print(f"\nmax FD relative error {cell_id}: {err:.2e}", end="")
-        print()
 
 
 # ---------------------------------------------------------------------------

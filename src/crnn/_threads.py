@@ -7,7 +7,9 @@ single-threaded BLAS beats splitting every small per-step GEMM across
 threads (which leaves the elementwise gate passes serial and pays a thread
 hand-off per step). The weight gradients of the parts are summed after.
 """
+import os
 import threading
+from contextlib import contextmanager
 
 from threadpoolctl import ThreadpoolController
 
@@ -18,6 +20,26 @@ MIN_ROWS_PER_PART = 8
 _controller = None
 _max_threads = None
 _lock = threading.Lock()
+# A private override of max_threads() (see _forced_threads).
+_forced = None
+# The single-threaded BLAS limit is process-wide: the first part-running
+# call saves the BLAS thread counts and sets 1, the last one out restores
+# them. (Overlapping threadpoolctl limits would each restore what they saw
+# on entry, so overlapping fits in several threads could leave BLAS at 1.)
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limiter = None
+
+
+def _reset_limit_after_fork():
+    # a child forked during another thread's fit has none of its threads:
+    # start from "nobody holds the limit" (its BLAS state is the parent's)
+    global _limit_lock, _limit_users, _limiter
+    _limit_lock, _limit_users, _limiter = threading.Lock(), 0, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_limit_after_fork)
 
 
 def _blas_controller():
@@ -41,7 +63,23 @@ def max_threads():
     gradients: a fit must not depend on what other threads are doing.
     """
     _blas_controller()
-    return _max_threads
+    return _max_threads if _forced is None else _forced
+
+
+@contextmanager
+def _forced_threads(n):
+    """Private: make :func:`max_threads` return ``n`` inside the block.
+
+    For the tests of the threaded fit and predict paths, which must run
+    whatever the machine's core count or ``OPENBLAS_NUM_THREADS``. The
+    override is process-wide: not for concurrent blocks with different ``n``.
+    """
+    global _forced
+    saved, _forced = _forced, int(n)
+    try:
+        yield
+    finally:
+        _forced = saved
 
 
 def n_parts(n_rows):
@@ -50,9 +88,54 @@ def n_parts(n_rows):
     return max(1, min(max_threads(), n_rows // MIN_ROWS_PER_PART))
 
 
+@contextmanager
 def single_threaded_blas():
-    """Context manager: BLAS runs single-threaded inside (each part is one thread)."""
-    return _blas_controller().limit(limits=1)
+    """Context manager: BLAS runs single-threaded inside (each part is one thread).
+
+    Reference-counted across threads: BLAS's thread counts are saved when
+    the first of any overlapping blocks enters and restored when the last
+    one leaves, whatever order they leave in.
+    """
+    global _limit_users, _limiter
+    controller = _blas_controller()
+    with _limit_lock:
+        if _limit_users == 0:
+            _limiter = _in_passing_thread(lambda: controller.limit(limits=1))
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                limiter, _limiter = _limiter, None
+                _in_passing_thread(limiter.restore_original_limits)
+
+
+def _in_passing_thread(fn):
+    """Call ``fn`` in a new thread that ends as soon as it returns.
+
+    threadpoolctl >= 3.8 lets only one thread change a process-wide OpenBLAS
+    pool (the first to set a limit, until it ends or leaves a ``with``
+    block) and silently ignores the others. crnn's first entrant and last
+    leaver may be different threads, both long-lived; setting and restoring
+    from a thread that ends at once leaves no thread holding that control.
+    (A user's own enclosing ``threadpool_limits`` block keeps it, and wins.)
+    """
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="crnn-blas-limit")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def split(n_rows, parts):

@@ -48,6 +48,36 @@ gradients:   grad.X; grad.h0.k; grad.c0.k (lstm only);
 
 File names: golden_{case}_{dtype}_L{num_layers}.npz, case in rnn_tanh,
 rnn_relu, lstm, gru.
+
+One optimiser step of the whole model (``step_*.npz``)
+------------------------------------------------------
+For every cell (rnn tanh, lstm, gru) and dtype, four cases of a two-layer
+stack (H = (5, 3)) plus a ``torch.nn.Linear`` readout on N = 6 sequences of
+T = 5 steps: squared error and cross-entropy, ``return_sequences`` False and
+True, Adam and SGD with Nesterov momentum, with and without an active
+gradient-norm clip. Torch computes exactly crnn's objective (SPEC 1), written
+out by hand:
+
+    L = 0.5 * mean((out - y)^2)  or  mean cross-entropy of softmax(out)
+        + 0.5 * (alpha / N) * sum of squared weights (W_ih, W_hh, W_out; not biases)
+
+then ``clip_grad_norm_`` (when ``clip`` > 0) and one step of
+``torch.optim.Adam`` (its ``eps`` set to ``epsilon / sqrt(1 - beta_2)``, which
+makes torch's first step equal scikit-learn's Adam form that crnn uses) or
+``torch.optim.SGD(momentum, nesterov=True)``.
+
+npz keys: meta ``cell``, ``activation``, ``loss_name`` ("squared" or "log"),
+``return_sequences``, ``solver``, ``learning_rate``, ``beta_1``, ``beta_2``,
+``epsilon``, ``momentum``, ``alpha``, ``clip`` (0 = no clipping),
+``hidden_sizes``, ``n_outputs``, ``torch_version``; ``X`` (N, T, I); ``y``
+((N, O) or (N, T, O) floats, or (N,) or (N, T) class indices); the initial
+parameters ``init.{k}.{name}`` in ``coefs_`` order (k = layer, the readout is
+k = 2 with ``W_out``, ``b_out``); ``loss`` (the objective at the initial
+parameters); ``grad.{k}.{name}`` (its gradient, before clipping); and
+``after.{k}.{name}`` (the parameters after the step).
+
+Usage: ``make_golden.py`` writes both families; ``make_golden.py cells`` or
+``make_golden.py steps`` only one (the files of the other stay untouched).
 """
 import os
 
@@ -224,8 +254,142 @@ def self_check_stacking():
         assert torch.allclose(hn, torch.cat([h_a, h_b]), rtol=0, atol=1e-13)
 
 
+STEP_N, STEP_T, STEP_I, STEP_HIDDEN = 6, 5, 3, (5, 3)
+STEP_CELLS = {"rnn": "tanh", "lstm": "", "gru": ""}
+# case -> (loss, return_sequences, solver, learning rate, alpha, clip)
+STEP_CASES = {
+    "mse_last_adam": ("squared", False, "adam", 0.01, 0.5, 5.0),
+    "ce_last_adam_clip": ("log", False, "adam", 0.01, 0.2, 0.05),
+    "mse_seq_sgd_clip": ("squared", True, "sgd", 0.1, 0.1, 0.05),
+    "ce_seq_sgd": ("log", True, "sgd", 0.1, 0.3, 0.0),
+}
+STEP_OUTPUTS = 3
+
+
+def make_step_arrays(cell, loss, return_sequences, seed):
+    """Inputs, targets and initial parameters of one step case (float64)."""
+    rng = np.random.default_rng(seed)
+    g = N_GATES[cell]
+    a = {"X": rng.standard_normal((STEP_N, STEP_T, STEP_I))}
+    steps = (STEP_N, STEP_T) if return_sequences else (STEP_N,)
+    if loss == "squared":
+        a["y"] = rng.standard_normal(steps + (STEP_OUTPUTS,))
+    else:
+        # every class present: the classifier's readout has one row per class seen
+        a["y"] = rng.permutation(np.arange(np.prod(steps)) % STEP_OUTPUTS).reshape(steps)
+    n_in = STEP_I
+    for k, h in enumerate(STEP_HIDDEN):
+        scale = 1.5 / np.sqrt(h)
+        a[f"init.{k}.W_ih"] = rng.uniform(-scale, scale, (g * h, n_in))
+        a[f"init.{k}.W_hh"] = rng.uniform(-scale, scale, (g * h, h))
+        a[f"init.{k}.b_ih"] = rng.uniform(-scale, scale, (g * h,))
+        a[f"init.{k}.b_hh"] = rng.uniform(-scale, scale, (g * h,))
+        n_in = h
+    L = len(STEP_HIDDEN)
+    a[f"init.{L}.W_out"] = rng.uniform(-1, 1, (STEP_OUTPUTS, n_in))
+    a[f"init.{L}.b_out"] = rng.uniform(-1, 1, (STEP_OUTPUTS,))
+    return a
+
+
+def run_step_case(cell, activation, loss_name, return_sequences, solver, lr, alpha,
+                  clip, a, dtype):
+    """crnn's objective in torch, its gradient, then one optimiser step."""
+    tdt = TORCH_DTYPES[dtype]
+    np_dt = np.dtype(dtype)
+    L = len(STEP_HIDDEN)
+    modules, n_in = [], STEP_I
+    for k, h in enumerate(STEP_HIDDEN):
+        m = make_module(cell, activation, n_in, h).to(tdt)
+        with torch.no_grad():
+            for p in PARAMS:
+                getattr(m, TORCH_NAMES[p]).copy_(
+                    torch.tensor(a[f"init.{k}.{p}"].astype(np_dt), dtype=tdt))
+        modules.append(m)
+        n_in = h
+    readout = torch.nn.Linear(n_in, STEP_OUTPUTS).to(tdt)
+    with torch.no_grad():
+        readout.weight.copy_(torch.tensor(a[f"init.{L}.W_out"].astype(np_dt), dtype=tdt))
+        readout.bias.copy_(torch.tensor(a[f"init.{L}.b_out"].astype(np_dt), dtype=tdt))
+    named = {}   # coefs_ name -> torch parameter
+    for k, m in enumerate(modules):
+        for p in PARAMS:
+            named[f"{k}.{p}"] = getattr(m, TORCH_NAMES[p])
+    named[f"{L}.W_out"], named[f"{L}.b_out"] = readout.weight, readout.bias
+    params = list(named.values())
+
+    X = torch.tensor(a["X"].astype(np_dt), dtype=tdt)
+    inp = X
+    for m in modules:
+        inp = m(inp)[0]          # zero initial states, as crnn's estimators
+    H = inp if return_sequences else inp[:, -1]
+    out = readout(H).reshape(-1, STEP_OUTPUTS)
+    if loss_name == "squared":
+        y = torch.tensor(a["y"].astype(np_dt), dtype=tdt).reshape(-1, STEP_OUTPUTS)
+        loss = 0.5 * ((out - y) ** 2).mean()
+    else:
+        y = torch.tensor(a["y"].reshape(-1), dtype=torch.int64)
+        loss = torch.nn.functional.cross_entropy(out, y)
+    l2 = alpha / STEP_N
+    penalty = sum((p ** 2).sum() for name, p in named.items() if ".W_" in name)
+    loss = loss + 0.5 * l2 * penalty
+    loss.backward()
+    grads = {name: p.grad.detach().numpy().copy() for name, p in named.items()}
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    beta_1, beta_2, epsilon, momentum = 0.9, 0.999, 1e-8, 0.9
+    if solver == "adam":
+        opt = torch.optim.Adam(params, lr=lr, betas=(beta_1, beta_2),
+                               eps=epsilon / np.sqrt(1 - beta_2))
+    else:
+        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=True)
+    opt.step()
+
+    result = {"X": a["X"].astype(np_dt),
+              "y": a["y"].astype(np_dt) if loss_name == "squared" else a["y"],
+              "loss": np.array(loss.item(), dtype=np_dt)}
+    for name in named:
+        result[f"init.{name}"] = a[f"init.{name}"].astype(np_dt)
+        result[f"grad.{name}"] = grads[name]
+        result[f"after.{name}"] = named[name].detach().numpy().copy()
+    meta = dict(cell=cell, activation=activation, loss_name=loss_name,
+                return_sequences=return_sequences, solver=solver, learning_rate=lr,
+                beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, momentum=momentum,
+                alpha=alpha, clip=clip, hidden_sizes=STEP_HIDDEN, n_outputs=STEP_OUTPUTS,
+                torch_version=torch.__version__)
+    for key, value in meta.items():
+        result[key] = np.array(value)
+    for name, arr in result.items():
+        if name.startswith(("init.", "grad.", "after.")) or name in ("X", "loss"):
+            assert arr.dtype == np_dt, (name, arr.dtype)
+            assert np.all(np.isfinite(arr)), name
+    return result
+
+
+def make_steps():
+    total = 0
+    for c, (cell, activation) in enumerate(STEP_CELLS.items()):
+        for s, (case, spec) in enumerate(STEP_CASES.items()):
+            loss_name, return_sequences, solver, lr, alpha, clip = spec
+            a = make_step_arrays(cell, loss_name, return_sequences, 5000 + 10 * c + s)
+            for dtype in ("float64", "float32"):
+                out = run_step_case(cell, activation, loss_name, return_sequences, solver,
+                                    lr, alpha, clip, a, dtype)
+                path = os.path.join(HERE, f"step_{cell}_{case}_{dtype}.npz")
+                np.savez_compressed(path, **out)
+                total += os.path.getsize(path)
+                print(f"{os.path.basename(path)}: loss {float(out['loss']):.6f}")
+    print(f"steps: total {total} bytes")
+
+
 def main():
+    import sys
+
     torch.set_num_threads(1)
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if which in ("all", "steps"):
+        make_steps()
+    if which == "steps":
+        return
     self_check_stacking()
     total = 0
     for case, (cell, activation, base_seed) in CASES.items():

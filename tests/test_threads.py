@@ -1,0 +1,200 @@
+"""Threaded fit and predict, and the BLAS thread state under concurrency.
+
+crnn splits minibatches (fit) and samples (predict) over as many threads as
+BLAS had when crnn first asked; on a one-core machine or with
+``OPENBLAS_NUM_THREADS=1`` that is one, and the threaded paths would never
+run. These tests force 2-4 threads with the private ``_threads._forced_threads``
+so that they cover those paths on any machine.
+"""
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from crnn import RNNClassifier, RNNRegressor, _threads, reference
+
+from ._cells import forward
+from .conftest import CELLS
+
+# the fits below are deliberately short; warnings.catch_warnings is not
+# thread-safe, so the worker threads' ConvergenceWarnings are filtered here
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _blas_counts():
+    return [(info["filepath"], info["num_threads"]) for info in threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+def _set_blas_threads(n):
+    # from a thread that ends at once: threadpoolctl >= 3.8 would otherwise
+    # make this thread the only one allowed to change the pool
+    thread = threading.Thread(target=threadpool_limits,
+                              kwargs=dict(limits=n, user_api="blas"))
+    thread.start()
+    thread.join()
+
+
+@pytest.fixture
+def blas_at_3():
+    """BLAS at 3 threads whatever the machine or OPENBLAS_NUM_THREADS; the
+    counts found are restored after."""
+    saved = _blas_counts()
+    _set_blas_threads(3)
+    counts = _blas_counts()
+    # also proves that no thread holds threadpoolctl's control of the pool,
+    # so crnn's own limits take effect in the test
+    assert counts and all(n == 3 for _, n in counts), counts
+    yield counts
+    _set_blas_threads(min(n for _, n in saved))
+
+
+def _data(n=96, T=7, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, T, 2))
+    y = np.tanh(X[:, :, 0].sum(axis=1) / 3)
+    return X, y
+
+
+def test_forced_threads_sets_the_part_count():
+    with _threads._forced_threads(3):
+        assert _threads.max_threads() == 3
+        assert _threads.n_parts(64) == 3
+        assert _threads.n_parts(_threads.MIN_ROWS_PER_PART * 2) == 2
+    with _threads._forced_threads(1):
+        assert _threads.n_parts(64) == 1
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_threaded_fit_matches_one_thread(cell, return_sequences):
+    # Data-parallel parts sum the same gradient in another order: float64
+    # results agree to rounding, and a part that was dropped, counted twice
+    # or mis-weighted would not.
+    X, y = _data()
+    if return_sequences:
+        y = np.tanh(np.cumsum(X[:, :, 0], axis=1) / 3)
+    kwargs = dict(cell=cell, hidden_layer_sizes=(6, 5), max_iter=3, batch_size=48,
+                  dtype="float64", return_sequences=return_sequences, random_state=0)
+    fits = {}
+    for n in (1, 3):
+        with _threads._forced_threads(n), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[n] = RNNRegressor(**kwargs).fit(X, y)
+    np.testing.assert_allclose(fits[3].loss_curve_, fits[1].loss_curve_, rtol=1e-10)
+    for a, b in zip(fits[3].coefs_, fits[1].coefs_):
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("n_threads", [2, 4])
+def test_threaded_predict_matches_reference(cell, n_threads, monkeypatch):
+    from crnn import _estimators
+
+    monkeypatch.setattr(_estimators, "_PREDICT_CHUNK", 5)   # many chunks per thread
+    X, y = _data(n=37)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = RNNRegressor(cell=cell, hidden_layer_sizes=(5, 4), max_iter=1,
+                           dtype="float64", random_state=0).fit(X, y)
+    output, h_n = forward(reference, cell, X, reg.coefs_[:-1])[:2]
+    expected = (h_n[-1] @ reg.coefs_[-1]["W_out"].T + reg.coefs_[-1]["b_out"])[:, 0]
+    with _threads._forced_threads(n_threads):
+        got = reg.predict(X)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_overlapping_blas_limits_restore_the_thread_count(blas_at_3):
+    # Two overlapping single-thread blocks that leave in the order they
+    # entered: the first out must not restore "3" under the second, nor the
+    # second restore the "1" it saw on entry.
+    before = blas_at_3
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with _threads.single_threaded_blas():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with _threads.single_threaded_blas():
+            b_in.set()
+            a_out.wait(5)
+            seen["inside"] = _blas_counts()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = _blas_counts()
+    assert all(n == 1 for _, n in seen["inside"]), seen["inside"]
+    assert after == before
+
+
+def test_concurrent_fits_and_predicts_restore_blas_threads(blas_at_3):
+    # Fits and predicts of several Python threads enter and leave crnn's
+    # single-threaded BLAS block in every interleaving; afterwards the
+    # process must have the BLAS thread counts it had before.
+    X, y = _data(n=64)
+    labels = (y > 0).astype(int)
+    with _threads._forced_threads(2):
+        before = blas_at_3
+        fitted = RNNClassifier(hidden_layer_sizes=(6,), max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted.fit(X, labels)
+        start = threading.Barrier(4)
+        errors = []
+
+        def job(k):
+            try:
+                start.wait(5)
+                for i in range(8):
+                    RNNRegressor(hidden_layer_sizes=(6,), max_iter=1 + (i * k) % 4,
+                                 random_state=k).fit(X, y)
+                    fitted.predict(X[:16 + 16 * ((i + k) % 3)])
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=job, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        after = _blas_counts()
+    assert not errors, errors
+    assert after == before
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_concurrent_predict_on_one_estimator_equals_serial(Estimator):
+    X, y = _data(n=80)
+    if Estimator is RNNClassifier:
+        y = np.digitize(y, [-0.3, 0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Estimator(cell="gru", hidden_layer_sizes=(8,), max_iter=3,
+                          random_state=0).fit(X, y)
+    methods = [model.predict] + ([model.predict_proba] if Estimator is RNNClassifier else [])
+    results = [None] * 6
+    with _threads._forced_threads(3):   # each predict itself threaded too
+        serial = [method(X) for method in methods]
+
+        def job(k):
+            results[k] = [method(X) for method in methods]
+
+        threads = [threading.Thread(target=job, args=(k,)) for k in range(len(results))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for got in results:
+        for a, b in zip(got, serial):
+            np.testing.assert_array_equal(a, b)
