@@ -95,15 +95,20 @@ def minibatch_objective(cell, hidden_sizes, n_features, n_outputs, loss, return_
         Its gradient in :func:`flatten` order, as the optimizer sees it
         before clipping (L2 term included).
     """
-    # Today: RecurrentNetwork.loss_grad, the L2 loss term of
-    # _estimators._epoch_loop, and the l2 * W that _optim adds to the
+    # Today: the model's loss_grad on one packed minibatch, the L2 loss term
+    # of _training.Trainer.step, and the l2 * W that _optim adds to the
     # weight gradients (taken from _optim itself, not re-implemented).
     from crnn import _optim
-    from crnn._layers import Workspace
-    from crnn._network import RecurrentNetwork
+    from crnn._layers import Packing, Workspace
+    from crnn._model import Minibatch
+    from crnn._training import build_model
 
     dtype = np.asarray(params_flat).dtype
-    net = RecurrentNetwork(cell, n_features, hidden_sizes, n_outputs, activation, dtype)
+    net = build_model({"cell": cell, "n_features": n_features,
+                       "hidden_sizes": list(hidden_sizes), "n_outputs": n_outputs,
+                       "activation": activation, "dtype": np.dtype(dtype).name,
+                       "return_sequences": return_sequences, "loss": loss,
+                       "bidirectional": False})
     shapes = coef_shapes(cell, n_features, hidden_sizes, n_outputs)
     params = np.empty(net.n_params, dtype)
     coefs = net.views(params)
@@ -111,8 +116,9 @@ def minibatch_objective(cell, hidden_sizes, n_features, n_outputs, loss, return_
         for key in layer:
             layer[key][...] = given[key]
     grads = np.zeros_like(params)
-    batch = X.shape[0]
-    X_tm = np.ascontiguousarray(np.swapaxes(np.asarray(X, dtype), 0, 1))
+    batch, n_steps = X.shape[0], X.shape[1]
+    X_rows = np.ascontiguousarray(np.swapaxes(np.asarray(X, dtype), 0, 1)).reshape(
+        -1, n_features)
     if loss == "squared":
         targets = np.asarray(y, dtype)
         if return_sequences:
@@ -122,8 +128,10 @@ def minibatch_objective(cell, hidden_sizes, n_features, n_outputs, loss, return_
         if return_sequences:
             targets = np.swapaxes(targets, 0, 1).reshape(-1)
     targets = np.ascontiguousarray(targets)
-    value = net.loss_grad(coefs, net.views(grads), X_tm, targets, Workspace(dtype),
-                          return_sequences, loss)
+    n_predictions = batch * n_steps if return_sequences else batch
+    minibatch = Minibatch(X_rows, Packing.uniform_lengths(n_steps, batch), targets,
+                          n_predictions)
+    value = net.loss_grad(coefs, net.views(grads), minibatch, Workspace(dtype))
     l2 = alpha / batch
     weights = params[:net.n_decay]
     value += 0.5 * l2 * float(np.dot(weights, weights))
@@ -159,10 +167,11 @@ def first_training_step(estimator, coefs, X, y):
             for key, value in layer.items():
                 value[...] = given[key]
         # a fresh optimizer state: private today (the only internal use here)
-        estimator._moment1[...] = 0
-        if estimator._moment2 is not None:
-            estimator._moment2[...] = 0
-        estimator._optimizer_steps = 0
+        state = estimator._optimizer_state
+        state["m"][...] = 0
+        if state["v"] is not None:
+            state["v"][...] = 0
+        state["step"] = 0
         estimator.fit(X, y)
     return estimator.loss_curve_[-1], [{k: v.copy() for k, v in layer.items()}
                                        for layer in estimator.coefs_]

@@ -92,9 +92,9 @@ def test_threaded_fit_matches_one_thread(cell, return_sequences):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("n_threads", [2, 4])
 def test_threaded_predict_matches_reference(cell, n_threads, monkeypatch):
-    from crnn import _estimators
+    from crnn import _training
 
-    monkeypatch.setattr(_estimators, "_PREDICT_CHUNK", 5)   # many chunks per thread
+    monkeypatch.setattr(_training, "PREDICT_CHUNK", 5)   # many chunks per thread
     X, y = _data(n=37)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
