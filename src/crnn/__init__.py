@@ -6,11 +6,13 @@ through time, with the timestep loops in typed Cython.
 - :class:`RNNRegressor`, :class:`RNNClassifier`: scikit-learn estimators.
 - :mod:`crnn.ops`: forward and backward passes on NumPy arrays.
 - :mod:`crnn.reference`: the same maths in pure NumPy (the test oracle).
+- :mod:`crnn.onnx`: ONNX export (needs the ``onnx`` extra; imported on demand).
 """
 from crnn import ops, reference
 from crnn._build_info import build_info, show_build_info
 from crnn._estimators import RNNClassifier, RNNRegressor
+from crnn._persistence import InconsistentVersionWarning
 
 __version__ = "0.1.0"
 __all__ = ["RNNClassifier", "RNNRegressor", "ops", "reference", "build_info", "show_build_info",
-           "__version__"]
+           "__version__", "InconsistentVersionWarning"]

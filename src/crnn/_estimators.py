@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _optim, _threads
+from crnn import _optim, _persistence, _threads
 from crnn._layers import Workspace
 from crnn._network import RecurrentNetwork
 from crnn._validation import (check_n_features, check_sequences, check_target_length,
@@ -106,17 +106,37 @@ class _BaseRNN(BaseEstimator):
 
     # ------------------------------------------------------------------ state
     def __getstate__(self):
-        state = super().__getstate__()
-        if state.get("coefs_") is not None:
-            # coefs_ are views into _params: rebuilt on unpickling so that they
-            # stay live instead of becoming detached copies.
-            state = dict(state, coefs_=None)
-        return state
+        # The pickled state is plain arrays and builtins (what skops.io can
+        # load without trusting crnn internals) plus the crnn version: the
+        # network object and the coefs_ views into _params are rebuilt on
+        # loading, so coefs_ stay live instead of becoming detached copies.
+        state = dict(super().__getstate__())  # object.__getstate__ may be __dict__ itself
+        network = state.pop("_network", None)
+        if network is not None:
+            state["coefs_"] = None
+            # the fitted architecture, which set_params may since have changed
+            state["_fitted_network"] = {
+                "cell": network.cell, "n_features": network.n_features,
+                "hidden_sizes": list(network.hidden_sizes),
+                "n_outputs": network.n_outputs, "activation": network.activation}
+        return _persistence.stamp(state)
 
     def __setstate__(self, state):
+        state = dict(state)
+        _persistence.check_version(self, state)
         super().__setstate__(state)
         if getattr(self, "_params", None) is not None:
-            self.coefs_ = self._network.views(self._params)
+            self._rebuild_model()
+
+    def _rebuild_model(self):
+        """Rebuild the network object and the live ``coefs_`` views after loading."""
+        # pickles of crnn 0.1.0 hold the network object itself
+        if getattr(self, "_network", None) is None:
+            config = self.__dict__.pop("_fitted_network")
+            self._network = RecurrentNetwork(
+                config["cell"], config["n_features"], tuple(config["hidden_sizes"]),
+                config["n_outputs"], config["activation"], self._params.dtype)
+        self.coefs_ = self._network.views(self._params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
