@@ -5,10 +5,14 @@ Build (warnings are errors)::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 """
 import os
+import re
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # the gallery renders figures off-screen
 
 import crnn  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent
 
 project = "crnn"
 author = "crnn developers"
@@ -21,10 +25,29 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",  # the changelog is Markdown (the repository's CHANGELOG.md)
 ]
 
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
-html_theme = "alabaster"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "examples/data"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+
+# -- theme -----------------------------------------------------------------------
+# pydata-sphinx-theme, with the version switcher in the navbar. Its list of
+# versions is _static/switcher.json; a site that hosts several versions
+# replaces it (or points json_url at a hosted copy) and builds each version
+# with its own ``release``.
+html_theme = "pydata_sphinx_theme"
+html_title = f"crnn {release}"
+html_static_path = ["_static"]
+html_theme_options = {
+    "navbar_align": "left",
+    "navbar_end": ["version-switcher", "theme-switcher", "navbar-icon-links"],
+    "switcher": {"json_url": "_static/switcher.json", "version_match": release},
+    "check_switcher": False,  # the relative json_url is resolved by the browser
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+}
+html_sidebars = {"changelog": [], "install": []}
 
 # -- autodoc / autosummary ----------------------------------------------------
 autosummary_generate = True
@@ -47,5 +70,59 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
+    # examples that time parallel runs are shown, not run, during the build
+    "ignore_pattern": r"(__init__|dask_speedup)\.py",
+    "within_subsection_order": "FileNameSortKey",
 }
+
+# -- changelog -------------------------------------------------------------------
+# changelog.md is a placeholder; when the repository has a CHANGELOG.md its
+# text replaces the placeholder's (an include would fail while it is absent).
+# Its links point into the repository, not at documentation pages.
+suppress_warnings = ["myst.xref_missing", "myst.header"]
+
+
+def _use_repository_changelog(app, docname, source):
+    changelog = DOCS.parent / "CHANGELOG.md"
+    if docname == "changelog" and changelog.is_file():
+        source[0] = changelog.read_text(encoding="utf-8")
+
+
+# -- every public name is in the API reference -------------------------------------
+def _public_names():
+    import crnn.onnx
+    import crnn.ops
+    import crnn.reference
+
+    names = [f"crnn.{n}" for n in crnn.__all__ if n != "__version__"]
+    for module in (crnn.ops, crnn.reference, crnn.onnx):
+        names += [f"{module.__name__}.{n}" for n in module.__all__]
+    return names
+
+
+def _check_api_reference(app):
+    """Warn (an error under -W) for a public name that api.rst does not name.
+
+    A name counts as documented when api.rst names it in a directive
+    (``autoclass``, ``autofunction``, ``autoexception``, an ``autosummary``
+    entry) or documents its whole module with ``:members:``.
+    """
+    from sphinx.util import logging
+
+    text = (DOCS / "api.rst").read_text(encoding="utf-8")
+    words = set(re.findall(r"[\w.]+", text))
+    with_members = set(re.findall(r"\.\. automodule:: ([\w.]+)\s+:members:", text))
+    missing = []
+    for name in _public_names():
+        module, short = name.rsplit(".", 1)
+        if module not in with_members and name not in words and short not in words:
+            missing.append(name)
+    if missing:
+        logging.getLogger(__name__).warning(
+            "api.rst does not document these public names: %s", ", ".join(missing))
+
+
+def setup(app):
+    app.connect("source-read", _use_repository_changelog)
+    app.connect("builder-inited", _check_api_reference)
 
