@@ -5,7 +5,7 @@ Fits are deterministic for a given random_state and crnn reads its thread
 count once per process, so the oracle is the same search (or loop) run
 serially in this process. Skipped without the ``distributed`` extra (CI
 installs it). The cluster is in-process (``processes=False``): two worker
-threads, no ports opened beyond loopback, no dashboard.
+threads; its HTTP server listens on a free loopback port only.
 """
 import warnings
 
@@ -22,11 +22,8 @@ from crnn import RNNClassifier, RNNRegressor  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
-    with warnings.catch_warnings():
-        # the in-process cluster warns that no dashboard is started
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2,
-                                           processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                       dashboard_address="127.0.0.1:0")
     with distributed.Client(cluster) as client:
         yield client
     cluster.close()

@@ -140,13 +140,13 @@ def main():
             return scores(search.fit(X, y))
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # no dashboard: distributed warns about it
+        warnings.simplefilter("ignore")  # e.g. about bokeh missing for the dashboard
         thread_cluster = distributed.LocalCluster(
             n_workers=1, threads_per_worker=workers, processes=False,
-            dashboard_address=None, silence_logs=logging.ERROR)
+            dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         process_cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR)
+            dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     threads_client = distributed.Client(thread_cluster, set_as_default=False)
     processes_client = distributed.Client(process_cluster, set_as_default=False)
     # Start-up is not timed: worker processes import crnn once, then stay.
@@ -177,8 +177,10 @@ def main():
                           rows)
     for client, label in ((threads_client, f"1 process x {workers} threads"),
                           (processes_client, f"{workers} processes x 1 thread")):
+        # pure=False: repeats must refit, not reuse the results of equal keys
         timed(f"client.map, {label}",
-              lambda: [m._params for m in client.gather(client.map(fit_one, series))],
+              lambda: [m._params for m in
+                       client.gather(client.map(fit_one, series, pure=False))],
               rows, serial_models)
     threads_client.close()
     processes_client.close()
