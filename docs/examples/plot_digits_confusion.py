@@ -13,6 +13,7 @@ import time
 import warnings
 
 import matplotlib.pyplot as plt
+import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import ConfusionMatrixDisplay
@@ -41,10 +42,10 @@ print(f"{clf.n_iter_} epochs in {time.perf_counter() - start:.1f} s; "
 # Rows are the true digits, columns the predicted ones; the off-diagonal
 # cells count the errors.
 
-fig, (ax_cm, ax_img) = plt.subplots(1, 2, figsize=(10, 4.2),
-                                    gridspec_kw={"width_ratios": [1.4, 1]})
+fig, ax_cm = plt.subplots(figsize=(5.5, 4.8))
 ConfusionMatrixDisplay.from_estimator(clf, X_test, y_test, ax=ax_cm, colorbar=False)
 ax_cm.set_title("GRU on digits read row by row")
+fig.tight_layout()
 
 # %%
 # The network's confidence along the sequence
@@ -53,13 +54,17 @@ ax_cm.set_title("GRU on digits read row by row")
 # one by one: feeding the first ``k`` rows shows how the prediction forms as
 # the digit is read top to bottom.
 
-sample = X_test[0]
-proba_by_rows = [clf.predict_proba(sample[None, :k])[0] for k in range(1, 9)]
+sample, label = X_test[0], y_test[0]
+proba_by_rows = np.array([clf.predict_proba(sample[None, :k])[0] for k in range(1, 9)])
+fig, (ax_img, ax_proba) = plt.subplots(1, 2, figsize=(9, 3.6),
+                                       gridspec_kw={"width_ratios": [1, 2.2]})
+ax_img.imshow(sample, cmap="gray_r")
+ax_img.set(title=f"test image (a {label})", xticks=[], ylabel="row = time step")
 for digit in range(10):
-    ax_img.plot(range(1, 9), [p[digit] for p in proba_by_rows],
-                lw=2.5 if digit == y_test[0] else 1, label=str(digit))
-ax_img.set(xlabel="rows read", ylabel="predicted probability",
-           title=f"reading one test image (a {y_test[0]})")
-ax_img.legend(ncols=2, fontsize="small", title="digit")
+    ax_proba.plot(range(1, 9), proba_by_rows[:, digit], lw=3 if digit == label else 1,
+                  label=str(digit))
+ax_proba.set(xlabel="rows read", ylabel="predicted probability",
+             title="prediction after each row")
+ax_proba.legend(ncols=2, fontsize="small", title="digit", loc="upper left")
 fig.tight_layout()
 plt.show()
