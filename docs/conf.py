@@ -33,9 +33,9 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 # -- theme -----------------------------------------------------------------------
 # pydata-sphinx-theme, with the version switcher in the navbar. Its list of
-# versions is _static/switcher.json; a site that hosts several versions
-# replaces it (or points json_url at a hosted copy) and builds each version
-# with its own ``release``.
+# versions is _static/switcher.json (checked at build time; the browser
+# resolves the relative URL against the site root); a site that hosts
+# several versions lists them there, or points json_url at a hosted copy.
 html_theme = "pydata_sphinx_theme"
 html_title = f"crnn {release}"
 html_static_path = ["_static"]
@@ -43,7 +43,6 @@ html_theme_options = {
     "navbar_align": "left",
     "navbar_end": ["version-switcher", "theme-switcher", "navbar-icon-links"],
     "switcher": {"json_url": "_static/switcher.json", "version_match": release},
-    "check_switcher": False,  # the relative json_url is resolved by the browser
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }
