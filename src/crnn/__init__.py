@@ -7,11 +7,13 @@ through time, with the timestep loops in typed Cython.
 - :mod:`crnn.preprocessing`: scaling and windowing for sequences in pipelines.
 - :mod:`crnn.ops`: forward and backward passes on NumPy arrays.
 - :mod:`crnn.reference`: the same maths in pure NumPy (the test oracle).
+- :mod:`crnn.onnx`: ONNX export (needs the ``onnx`` extra; imported on demand).
 """
 from crnn import ops, preprocessing, reference
 from crnn._build_info import build_info, show_build_info
 from crnn._estimators import RNNClassifier, RNNRegressor
+from crnn._persistence import InconsistentVersionWarning
 
 __version__ = "0.1.0"
 __all__ = ["RNNClassifier", "RNNRegressor", "ops", "preprocessing", "reference", "build_info",
-           "show_build_info", "__version__"]
+           "show_build_info", "__version__", "InconsistentVersionWarning"]

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _spec, _training
+from crnn import _persistence, _spec, _training
 from crnn._validation import (check_n_features, check_sequence_targets, check_sequences,
                               check_target_length, check_targets_present,
                               resolve_batch_size, valid_steps)
@@ -103,21 +103,36 @@ class _BaseRNN(BaseEstimator):
 
     # ------------------------------------------------------------------ state
     def __getstate__(self):
-        state = super().__getstate__()
-        if state.get("_network") is not None:
-            # Only plain arrays and builtins are pickled: the model object is
-            # rebuilt from its config, and coefs_ (views into _params) from
-            # the model, so that they stay live instead of becoming copies.
-            state = dict(state, _network=None, coefs_=None)
-        return state
+        # The pickled state is plain arrays and builtins (what skops.io can
+        # load without trusting crnn internals) plus the crnn version: the
+        # model object is rebuilt from its config (_model_config) and coefs_
+        # (views into _params) from the model on loading, so that they stay
+        # live instead of becoming detached copies.
+        state = dict(super().__getstate__())  # object.__getstate__ may be __dict__ itself
+        if state.pop("_network", None) is not None:
+            state["coefs_"] = None
+        return _persistence.stamp(state)
 
     def __setstate__(self, state):
+        state = dict(state)
+        _persistence.check_version(self, state)
         super().__setstate__(state)
         if getattr(self, "_params", None) is not None:
             self._rebuild_model()
 
     def _rebuild_model(self):
-        self._network = _training.build_model(self._model_config)
+        """Rebuild the model object and the live ``coefs_`` views after loading."""
+        config = getattr(self, "_model_config", None)
+        if config is None:
+            # crnn 0.1.0 pickled the network object itself
+            net = self._network
+            config = {"cell": net.cell, "n_features": net.n_features,
+                      "hidden_sizes": list(net.hidden_sizes), "n_outputs": net.n_outputs,
+                      "activation": net.activation, "dtype": np.dtype(net.dtype).name,
+                      "return_sequences": bool(self.return_sequences),
+                      "loss": self._loss_name, "bidirectional": False}
+            self._model_config = config
+        self._network = _training.build_model(config)
         self.coefs_ = self._network.views(self._params)
 
     def __sklearn_tags__(self):
