@@ -591,6 +591,53 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             self._validate_params()
         return self._partial_fit(X, y)
 
+    def forecast(self, X, steps):
+        """Forecast ``steps`` values after each context sequence, feeding every
+        prediction back as the next input.
+
+        For a next-step model: one whose outputs have as many values as its
+        inputs have features (fitted on windows ``X[:, :T]`` with targets
+        ``X[:, T]``, or with ``return_sequences=True`` on targets that are
+        the inputs shifted one step ahead -- both are read the same way: the
+        readout of the state after a step predicts the next step). Each
+        context is read over its own valid steps; then the prediction is
+        fed back as the next input ``steps - 1`` times, carrying every
+        layer's hidden (and cell) state, in one compiled loop over the whole
+        batch: O(T + steps) per sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list of array-like
+            Contexts, in any form :meth:`fit` takes (ragged allowed).
+        steps : int
+            Number of future steps to predict, >= 1.
+
+        Returns
+        -------
+        forecast : ndarray of shape (n_samples, steps, n_features), or (n_samples, steps) for univariate input given as a 2-D array or a list of 1-D arrays
+            ``forecast[:, 0]`` predicts the step after each context's last one.
+        """
+        check_is_fitted(self, "coefs_")
+        if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}.")
+        if self.n_outputs_ != self.n_features_in_:
+            raise ValueError(
+                f"forecast needs a next-step model, whose outputs feed back as inputs: "
+                f"this one has {self.n_outputs_} outputs for {self.n_features_in_} input "
+                "features. Fit it on targets that are the next step of the inputs.")
+        if self._model_config["bidirectional"]:
+            raise ValueError("forecast needs a one-directional model: a bidirectional "
+                             "layer reads each sequence backwards from its end, which "
+                             "does not exist yet while forecasting.")
+        univariate = (isinstance(X, (list, tuple)) and len(X) > 0
+                      and all(np.ndim(x) == 1 for x in X)) or \
+            (not isinstance(X, (list, tuple)) and np.ndim(X) == 2)
+        X, lengths = check_sequences(X, self._fitted_dtype())
+        check_n_features(self, X, reset=False)
+        out = _training.forecast(self._network, self.coefs_, np.ascontiguousarray(X),
+                                 lengths, int(steps)).astype(np.float64)
+        return out[..., 0] if univariate and out.shape[-1] == 1 else out
+
     def _prepare_targets(self, X, lengths, y, reinit, classes):
         check_target_length(X, y)
         if self.return_sequences:

@@ -128,8 +128,6 @@ class LayerCache:
 
 _EMPTY = {np.dtype(np.float32): np.empty((0, 0), np.float32),
           np.dtype(np.float64): np.empty((0, 0), np.float64)}
-_EMPTY_1D = {np.dtype(np.float32): np.empty(0, np.float32),
-             np.dtype(np.float64): np.empty(0, np.float64)}
 # An empty (0, 0, 0) array tells ``infer`` not to write the state sequence.
 SKIP_OUTPUT = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
                np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
@@ -349,9 +347,10 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
     return dX, dh0s, dc0s
 
 
-def _concat_inference(params, n_in, batch, ws, key):
-    """Operands of the vanilla/LSTM inference GEMM: ``W_cat`` = [W_ih | W_hh]
-    (G*H, I + H) and ``bias`` = b_ih + b_hh."""
+def _concat_inference(params, n_in, ws, key):
+    """Operands of the inference step: ``W_cat`` = [W_ih | W_hh] (G*H, I + H)
+    and ``bias`` = b_ih + b_hh (the vanilla cell and the LSTM use it; the GRU
+    keeps its biases apart)."""
     W_ih, W_hh, b_ih, b_hh = params
     n_hidden = W_hh.shape[1]
     W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + n_hidden))
@@ -434,12 +433,9 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
                 c = ws.get(("c", d), (n_samples, n_hidden))
                 c[...] = 0 if (c0 is None or c0[k] is None) else c0[k][order, cols]
             proj = ws.get("proj", (n_samples, n_gates))
-            if gru:
-                W_cat, bias, hh = empty, _EMPTY_1D[dtype], ws.get("hh", (n_samples, n_gates))
-            else:
-                W_cat, bias = _concat_inference(params, n_in, n_samples, ws, (k, d))
-                hh = empty
-            _recurrent.infer(code, act, *params, W_cat, bias, inputs, order,
+            hh = ws.get("hh", (n_samples, n_gates)) if gru else empty
+            W_cat, bias = _concat_inference(params, n_in, ws, (k, d))
+            _recurrent.infer(code, act, W_cat, params[2], params[3], bias, inputs, order,
                              packing.batch_sizes, d == 1 or reverse, xh, c, proj, hh, H_seq,
                              d * n_hidden)
             h_layer[order, cols] = xh[:, n_in:]
@@ -451,4 +447,53 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
         inputs = H_seq
     if final_states:
         return out, h_n, c_n
+    return out
+
+
+def stack_forecast(cell, layers, readout, X, ws, activation, steps, lengths=None):
+    """Read each context sequence, then feed each prediction back ``steps`` times.
+
+    Parameters
+    ----------
+    layers : list of dict
+        One-directional layers of a next-step model (its readout has as
+        many outputs as the input has features).
+    readout : dict
+        ``W_out`` (F, H_last) and ``b_out`` (F,).
+    X : ndarray of shape (N, T, F)
+        Batch-first contexts, padded past ``lengths``.
+    steps : int
+
+    Returns
+    -------
+    out : ndarray of shape (N, steps, F)
+        out[:, 0] predicts the step after each context's last valid step;
+        out[:, s] is predicted from out[:, s - 1] fed back as input.
+    """
+    n_samples, _, n_features = X.shape
+    dtype = X.dtype
+    _, h_n, c_n = stack_infer(cell, layers, X, ws, activation, False, lengths=lengths,
+                              final_states=True)
+    sizes = np.array([n_features] + [p["W_hh"].shape[1] for p in layers], dtype=np.intp)
+    W_cats, b_ihs, b_hhs, biases, xhs, cs = [], [], [], [], [], []
+    for k, p in enumerate(layers):
+        params = direction_params(p, False)
+        W_cat, bias = _concat_inference(params, sizes[k], ws, ("forecast", k))
+        W_cats.append(W_cat.ravel())
+        b_ihs.append(params[2])
+        b_hhs.append(params[3])
+        biases.append(bias)
+        xh = np.zeros((n_samples, sizes[k] + sizes[k + 1]), dtype)
+        xh[:, sizes[k]:] = h_n[k]
+        xhs.append(xh.ravel())
+        cs.append(c_n[k].ravel() if cell == "lstm" else np.zeros(0, dtype))
+    n_gates = max(p["W_hh"].shape[0] for p in layers)
+    out = np.empty((n_samples, steps, n_features), dtype)
+    _recurrent.forecast(_spec.cell_code(cell), _spec.activation_code(activation),
+                        np.concatenate(W_cats), np.concatenate(b_ihs), np.concatenate(b_hhs),
+                        np.concatenate(biases), sizes, np.concatenate(xhs),
+                        np.concatenate(cs) if cell == "lstm" else np.zeros(1, dtype),
+                        ws.get("proj", (n_samples, n_gates)),
+                        ws.get("hh", (n_samples, n_gates)), readout["W_out"],
+                        readout["b_out"], out)
     return out

@@ -87,3 +87,7 @@ class Model:
     def predict_raw(self, coefs, X, ws, lengths=None):
         """Raw outputs (regression values or logits) for batch-first ``X``."""
         raise NotImplementedError
+
+    def forecast_raw(self, coefs, X, ws, lengths=None, steps=1):
+        """Outputs fed back as inputs for ``steps`` steps after each context."""
+        raise NotImplementedError

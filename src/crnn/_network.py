@@ -198,6 +198,19 @@ class RecurrentNetwork(Model):
         n_dir = 2 if self.bidirectional else 1
         return [n_dir * H for H in self.hidden_sizes[:-1]]
 
+    def forecast_raw(self, coefs, X, ws, lengths=None, steps=1):
+        """Feed-back forecast of a next-step model (readout width = input width).
+
+        Returns
+        -------
+        out : ndarray of shape (N, steps, n_features)
+            out[:, 0] predicts the step after each context's last valid step;
+            each later step is predicted from the previous prediction fed back
+            as input, carrying every layer's state (see ``_layers.stack_forecast``).
+        """
+        return _layers.stack_forecast(self.cell, coefs[:-1], coefs[-1], X, ws, self.activation,
+                                      steps, lengths=lengths)
+
     def predict_raw(self, coefs, X, ws, lengths=None):
         """Readout values (regression outputs or logits) on batch-first X (N, T, I).
 

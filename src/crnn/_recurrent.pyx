@@ -282,13 +282,53 @@ def backward(int cell, int activation,
             crnn_fp_exit(fp)
 
 
+cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
+    if cell == CELL_LSTM:
+        return 4 * n_hidden
+    if cell == CELL_GRU:
+        return 3 * n_hidden
+    return n_hidden
+
+
+cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
+                      Py_ssize_t n_hidden, const floating* W_cat, const floating* b_ih,
+                      const floating* b_hh, const floating* bias, floating* xh, floating* c,
+                      floating* proj, floating* hh) noexcept nogil:
+    """One step of one layer for ``bs`` rows of ``xh`` = [x_t, h_{t-1}] (row
+    stride I + H); h_t replaces h_{t-1} in place (and c_t c_{t-1}).
+
+    The vanilla cell and the LSTM take one GEMM against W_cat = [W_ih | W_hh]
+    with the biases summed; the GRU two, one per half of ``xh`` (W_cat's
+    column blocks are W_ih and W_hh), since r multiplies only the recurrent
+    part of its n block. Shared by ``infer`` and the feedback loop of
+    ``forecast``: the caller has validated every extent.
+    """
+    cdef:
+        Py_ssize_t n_cat = n_in + n_hidden
+        Py_ssize_t n_gates = _n_gates(cell, n_hidden)
+        Py_ssize_t b
+    if cell == CELL_GRU:
+        gemm(NoTrans, Trans, bs, n_gates, n_in, 1, xh, n_cat, W_cat, n_cat, 0, proj, n_gates)
+        gemm(NoTrans, Trans, bs, n_gates, n_hidden, 1, xh + n_in, n_cat, W_cat + n_in, n_cat,
+             0, hh, n_gates)
+    else:
+        gemm(NoTrans, Trans, bs, n_gates, n_cat, 1, xh, n_cat, W_cat, n_cat, 0, proj, n_gates)
+    for b in range(bs):
+        if cell == CELL_RNN:
+            rnn_infer_row(proj + b * n_gates, bias, xh + b * n_cat + n_in, n_hidden, activation)
+        elif cell == CELL_LSTM:
+            lstm_infer_row(proj + b * n_gates, bias, c + b * n_hidden, xh + b * n_cat + n_in,
+                           n_hidden)
+        else:
+            gru_infer_row(proj + b * n_gates, hh + b * n_gates, b_ih, b_hh,
+                          xh + b * n_cat + n_in, n_hidden)
+
+
 def infer(int cell, int activation,
-          const floating[:, ::1] W_ih,         # IN (G*H, I)  (GRU)
-          const floating[:, ::1] W_hh,         # IN (G*H, H)  (GRU)
-          const floating[::1] b_ih,            # IN (G*H,)    (GRU)
-          const floating[::1] b_hh,            # IN (G*H,)    (GRU)
-          const floating[:, ::1] W_cat,        # IN (G*H, I + H): [W_ih | W_hh] (rnn, lstm)
-          const floating[::1] bias,            # IN (G*H,): b_ih + b_hh (rnn, lstm)
+          const floating[:, ::1] W_cat,        # IN (G*H, I + H): [W_ih | W_hh]
+          const floating[::1] b_ih,            # IN (G*H,)
+          const floating[::1] b_hh,            # IN (G*H,)
+          const floating[::1] bias,            # IN (G*H,): b_ih + b_hh
           const floating[:, :, ::1] X,         # IN (N, T, I), batch-first
           const Py_ssize_t[::1] order,         # IN (B,): row of X behind each sorted row
           const Py_ssize_t[::1] batch_sizes,   # IN (T,)
@@ -304,10 +344,10 @@ def infer(int cell, int activation,
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = xh.shape[1] - n_in
-        Py_ssize_t n_cat = xh.shape[1]
-        Py_ssize_t n_gates = proj.shape[1]
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
         bint keep = H_seq.shape[0] > 0
+        floating* c_rows = &c[0, 0] if cell == CELL_LSTM else NULL
+        floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
         Py_ssize_t s, t, b, bs
     with nogil:
         fp = crnn_fp_enter(_flush)
@@ -317,23 +357,82 @@ def infer(int cell, int activation,
                 bs = batch_sizes[t]
                 for b in range(bs):
                     memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
-                if cell == CELL_GRU:
-                    gemm(NoTrans, Trans, bs, n_gates, n_in,
-                         1, &xh[0, 0], n_cat, &W_ih[0, 0], n_in, 0, &proj[0, 0], n_gates)
-                    gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                         1, &xh[0, n_in], n_cat, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
-                else:
-                    gemm(NoTrans, Trans, bs, n_gates, n_cat,
-                         1, &xh[0, 0], n_cat, &W_cat[0, 0], n_cat, 0, &proj[0, 0], n_gates)
-                for b in range(bs):
-                    if cell == CELL_RNN:
-                        rnn_infer_row(&proj[b, 0], &bias[0], &xh[b, n_in], n_hidden, activation)
-                    elif cell == CELL_LSTM:
-                        lstm_infer_row(&proj[b, 0], &bias[0], &c[b, 0], &xh[b, n_in], n_hidden)
-                    else:
-                        gru_infer_row(&proj[b, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &xh[b, n_in],
-                                      n_hidden)
-                    if keep:
+                _infer_step(cell, activation, bs, n_in, n_hidden, &W_cat[0, 0], &b_ih[0],
+                            &b_hh[0], &bias[0], &xh[0, 0], c_rows, &proj[0, 0], hh_rows)
+                if keep:
+                    for b in range(bs):
                         memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
+        finally:
+            crnn_fp_exit(fp)
+
+
+def forecast(int cell, int activation,
+             const floating[::1] W_cats,         # IN: each layer's W_cat (G*H_k, I_k + H_k), flat
+             const floating[::1] b_ihs,          # IN: each layer's b_ih (G*H_k,), flat
+             const floating[::1] b_hhs,          # IN: each layer's b_hh, flat
+             const floating[::1] biases,         # IN: each layer's b_ih + b_hh, flat
+             const Py_ssize_t[::1] sizes,        # IN (L + 1,): F, H_0, ..., H_{L-1}
+             floating[::1] xhs,                  # IN/OUT: each layer's (B, I_k + H_k) rows, flat;
+                                                 # the h columns hold the states after the context
+             floating[::1] cs,                   # IN/OUT: each layer's c (B, H_k), flat (LSTM)
+             floating[:, ::1] proj,              # WORK (B, G*H_max)
+             floating[:, ::1] hh,                # WORK (B, G*H_max) (GRU)
+             const floating[:, ::1] W_out,       # IN (F, H_{L-1})
+             const floating[::1] b_out,          # IN (F,)
+             floating[:, :, ::1] out):           # OUT (B, steps, F)
+    """Feed each prediction back as the next input, ``steps`` times.
+
+    out[:, 0] is the readout of the top state after the context; out[:, s]
+    that of the state after reading out[:, s - 1]. O(steps) for the whole
+    batch, in one call: no Python per step.
+    """
+    cdef:
+        crnn_fpstate fp
+        Py_ssize_t n_layers = sizes.shape[0] - 1
+        Py_ssize_t batch = out.shape[0]
+        Py_ssize_t n_out = out.shape[2]
+        Py_ssize_t n_steps = out.shape[1]
+        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, w_off, b_off, x_off, c_off
+        Py_ssize_t top_off, top_cat, top_in
+        floating* c_rows
+        floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
+    # the top layer's rows, where the readout reads h
+    x_off = 0
+    for k in range(n_layers - 1):
+        x_off += batch * (sizes[k] + sizes[k + 1])
+    top_off, top_in = x_off, sizes[n_layers - 1]
+    top_cat = top_in + sizes[n_layers]
+    with nogil:
+        fp = crnn_fp_enter(_flush)
+        try:
+            for s in range(n_steps):
+                if s > 0:
+                    w_off = b_off = x_off = c_off = 0
+                    for k in range(n_layers):
+                        n_in, n_hidden = sizes[k], sizes[k + 1]
+                        n_cat = n_in + n_hidden
+                        for b in range(batch):
+                            if k == 0:   # the previous prediction is the next input
+                                memcpy(&xhs[x_off + b * n_cat], &out[b, s - 1, 0],
+                                       n_in * sizeof(floating))
+                            else:        # the layer below's new state
+                                memcpy(&xhs[x_off + b * n_cat],
+                                       &xhs[x_off - batch * (sizes[k - 1] + n_in)
+                                            + b * (sizes[k - 1] + n_in) + sizes[k - 1]],
+                                       n_in * sizeof(floating))
+                        c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
+                        _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
+                                    &b_ihs[b_off], &b_hhs[b_off], &biases[b_off], &xhs[x_off],
+                                    c_rows, &proj[0, 0], hh_rows)
+                        w_off += _n_gates(cell, n_hidden) * n_cat
+                        b_off += _n_gates(cell, n_hidden)
+                        x_off += batch * n_cat
+                        c_off += batch * n_hidden
+                gemm(NoTrans, Trans, batch, n_out, top_cat - top_in,
+                     1, &xhs[top_off + top_in], top_cat, &W_out[0, 0], top_cat - top_in,
+                     0, &out[0, s, 0], n_steps * n_out)
+                for b in range(batch):
+                    for j in range(n_out):
+                        out[b, s, j] += b_out[j]
         finally:
             crnn_fp_exit(fp)

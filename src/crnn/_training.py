@@ -270,6 +270,23 @@ def predict(model, coefs, X, lengths=None):
     -------
     out : ndarray of shape (n_samples, n_outputs) or (n_samples, n_steps, n_outputs)
     """
+    return _in_chunks(lambda Xc, lc, ws: model.predict_raw(coefs, Xc, ws, lc), model, X, lengths)
+
+
+def forecast(model, coefs, X, lengths, steps):
+    """:meth:`Model.forecast_raw` of ``X`` in chunks, one thread per part.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, steps, n_outputs)
+    """
+    return _in_chunks(lambda Xc, lc, ws: model.forecast_raw(coefs, Xc, ws, lc, steps),
+                      model, X, lengths)
+
+
+def _in_chunks(run_chunk, model, X, lengths):
+    """Concatenated ``run_chunk(X_chunk, lengths_chunk, workspace)`` over chunks
+    of at most PREDICT_CHUNK sequences, shared out over crnn's threads."""
     n_samples = X.shape[0]
     n_parts = _threads.n_parts(n_samples)
     bounds = [(start, min(start + PREDICT_CHUNK, n_samples))
@@ -284,8 +301,7 @@ def predict(model, coefs, X, lengths=None):
         ws = Workspace(model.dtype)
         for c in range(first, len(bounds), n_parts):
             lo, hi = bounds[c]
-            outputs[c] = model.predict_raw(coefs, X[lo:hi], ws,
-                                           None if lengths is None else lengths[lo:hi])
+            outputs[c] = run_chunk(X[lo:hi], None if lengths is None else lengths[lo:hi], ws)
 
     if n_parts == 1:
         run(0)
