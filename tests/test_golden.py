@@ -22,7 +22,8 @@ FILES = sorted(DATA.glob("golden_*.npz"))
 # CRNN_TEST_CELLS (see conftest.py) narrows the cells during development only
 _CELLS = os.environ.get("CRNN_TEST_CELLS", "rnn,lstm,gru").split(",")
 CASES = [f for f in FILES if f.stem.split("_")[1] in _CELLS]
-TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+from ._numerics import GOLDEN_TOL as TOL
+from ._numerics import max_rel_error as _rel_err
 PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
 IMPLS = {"ops": ops, "reference": reference}
 
@@ -30,14 +31,6 @@ IMPLS = {"ops": ops, "reference": reference}
 def _load(path):
     with np.load(path) as f:
         return {key: f[key] for key in f.files}
-
-
-def _rel_err(actual, expected):
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    scale = np.abs(expected.astype(np.float64)).max()
-    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64)).max()
-    return diff / scale if scale > 0 else diff
 
 
 def _run(impl, d):

@@ -15,13 +15,8 @@ import pytest
 from crnn import ops, reference
 
 FILES = sorted((pathlib.Path(__file__).parent / "data").glob("sequences_packed_*.npz"))
-TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
-
-
-def _rel_err(actual, expected):
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    scale = np.abs(expected.astype(np.float64)).max()
-    return np.abs(actual.astype(np.float64) - expected.astype(np.float64)).max() / scale
+from ._numerics import GOLDEN_TOL as TOL
+from ._numerics import max_rel_error as _rel_err
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)

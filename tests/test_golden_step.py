@@ -20,12 +20,8 @@ from ._objective import first_training_step, flatten, minibatch_objective
 
 DATA = pathlib.Path(__file__).parent / "data"
 FILES = sorted(DATA.glob("step_*.npz"))
-# (loss and parameters, step): relative errors of the loss, of the
-# parameters after the step (to the largest parameter) and of the step itself
-# (to the largest step). float64: the same sums in another order (measured
-# <= 1e-14 for the step). float32: rounding of the passes; the step, a
-# difference of numbers ~100x larger, keeps fewer digits (measured <= 1.2e-5).
-TOL = {np.dtype(np.float64): (1e-12, 1e-11), np.dtype(np.float32): (1e-6, 5e-5)}
+# (loss and parameters, step): see _numerics.STEP_TOL
+from ._numerics import STEP_TOL as TOL  # noqa: E402
 
 
 def _load(path):

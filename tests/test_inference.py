@@ -14,7 +14,7 @@ from crnn._network import RecurrentNetwork
 from ._cells import forward
 from .conftest import CELLS, DTYPES
 
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
+from ._numerics import INFERENCE_TOL as TOL  # noqa: E402
 
 
 def _cases():

@@ -5,10 +5,8 @@ import pytest
 
 from crnn import _blas, _optim
 
-RTOL = {np.float32: 1e-5, np.float64: 1e-12}
-# absolute floor for values near zero: float32 rounding of O(1) terms, and a
-# few float64 ulps of O(1) terms
-ATOL = {np.float32: 1e-6, np.float64: 1e-14}
+from ._numerics import KERNEL_ATOL as ATOL  # noqa: E402
+from ._numerics import KERNEL_RTOL as RTOL  # noqa: E402
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -20,8 +20,7 @@ from ._cells import forward
 from ._objective import coef_shapes, flatten, minibatch_objective, unflatten, weight_mask
 from .conftest import CELLS
 
-FD_EPS = 1e-5
-FD_TOL = 1e-6
+from ._numerics import FD_EPS, FD_TOL  # noqa: E402
 B, T, I, O = 4, 5, 3, 3
 
 

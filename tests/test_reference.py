@@ -61,13 +61,6 @@ def backward(cell, cache, d_out, d_h_n=None, d_c_n=None):
     return (*ref.gru_backward(cache, d_out, d_h_n), None)
 
 
-def rel_error(analytic, numeric):
-    """||a - b|| / ||a + b|| (0 when both vanish)."""
-    denom = np.linalg.norm(analytic + numeric)
-    diff = np.linalg.norm(analytic - numeric)
-    return diff / max(denom, np.finfo(np.float64).tiny)
-
-
 def sigmoid_plain(x):
     return 1 / (1 + np.exp(-x))
 
@@ -76,11 +69,7 @@ def sigmoid_plain(x):
 # gradients against central finite differences
 # ---------------------------------------------------------------------------
 
-# Central differences: truncation error ~ eps^2, rounding error ~ 1e-16 |L| / eps.
-# eps = 1e-5 rather than 1e-6 keeps the rounding term well below the tolerance
-# even for the smallest gradients here (~1e-4 |L|, e.g. h0 of a deep H=1 layer).
-FD_EPS = 1e-5
-FD_TOL = 1e-6
+from ._numerics import FD_EPS, FD_TOL, rel_error  # noqa: E402
 
 
 @pytest.mark.parametrize("cell,activation", CELLS, ids=CELL_IDS)

@@ -11,7 +11,7 @@ from crnn import ops, reference
 from ._cells import make_layers, rel_error
 from .conftest import CELLS, DTYPES
 
-TOL = {np.float32: 2e-5, np.float64: 1e-11}
+from ._numerics import REFERENCE_TOL as TOL  # noqa: E402
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 
 
