@@ -295,7 +295,8 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
     grads : list of dict
         Output gradient dicts, one per layer, keyed like ``layers``.
     dH_top : ndarray of shape (n_rows, D*H_last) or None
-        dL/dh_t of the top layer's outputs at every packed row; None means zero.
+        dL/dh_t of the top layer's outputs at every packed row; None means zero
+        (the top layer is then read only through its final states).
     dh_n, dc_n : list of (ndarray of shape (B, D*H_k) or None) or None
         dL/d(final states) per layer; None means zero.
     truncate, dropout_masks, reverse
@@ -306,13 +307,10 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
     dX : ndarray of shape (n_rows, n_features) or None
     dh0, dc0 : list of ndarray of shape (B, D*H_k) (dc0 entries None unless LSTM)
     """
-    n_rows = packing.n_rows
     dtype = cache.inputs[0].dtype
     n_layers = len(layers)
-    if dH_top is None:
-        top = layers[-1]
-        dH_top = ws.zeros("dH_top", (n_rows, directions(top) * top["W_hh"].shape[1]))
-    dH = dH_top
+    # no per-step gradient from above: the kernel reads a zero row instead
+    dH = _EMPTY[dtype] if dH_top is None else dH_top
     dh0s, dc0s = [None] * n_layers, [None] * n_layers
     dX = None
     for k in range(n_layers - 1, -1, -1):

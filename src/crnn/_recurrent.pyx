@@ -68,6 +68,7 @@ validates shapes; nothing inside the nogil sections touches a Python
 object.
 """
 from cython cimport floating
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
@@ -193,7 +194,8 @@ def backward(int cell, int activation,
              const floating[:, ::1] H_prev,        # IN from forward
              const floating[:, ::1] C_prev,        # IN from forward (LSTM)
              const floating[:, ::1] extra,         # IN from forward (LSTM, GRU)
-             const floating[:, ::1] dH,            # IN (n_rows, W): dL/dh_t from above, cols dH_col:
+             const floating[:, ::1] dH,            # IN (n_rows, W): dL/dh_t from above in cols
+                                                   # dH_col:dH_col + H, or (0, 0): zero
              Py_ssize_t dH_col,
              floating[:, ::1] dh_cur,              # IN/OUT (B, H): dL/dh_n -> dL/dh_0
              floating[:, ::1] dc_cur,              # IN/OUT (B, H): dL/dc_n -> dL/dc_0 (LSTM)
@@ -217,6 +219,16 @@ def backward(int cell, int activation,
         # the GRU's row pass leaves z * dL/dh_t in dh_cur; its GEMM adds W_hh's part
         floating carry_beta = 1 if cell == CELL_GRU else 0
         floating dX_beta = 1 if dX_accumulate else 0
+        bint has_dH = dH.shape[0] > 0
+        # a layer whose outputs feed nothing but its final state (the top
+        # layer read out once per sequence) gets one zero row instead of a
+        # zeroed (n_rows, H) block
+        floating* zero_row = NULL
+        const floating* dh_in
+    if not has_dH:
+        zero_row = <floating*>calloc(n_hidden, sizeof(floating))
+        if zero_row == NULL:
+            raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -229,14 +241,15 @@ def backward(int cell, int activation,
                     r0 -= bs
                 for b in range(bs):
                     r = r0 + b
+                    dh_in = &dH[r, dH_col] if has_dH else zero_row
                     if cell == CELL_RNN:
-                        rnn_backward_row(&delta[r, 0], &dH[r, dH_col], &dh_cur[b, 0], &gates[r, 0],
+                        rnn_backward_row(&delta[r, 0], dh_in, &dh_cur[b, 0], &gates[r, 0],
                                          n_hidden, activation)
                     elif cell == CELL_LSTM:
-                        lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], &dH[r, dH_col],
+                        lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], dh_in,
                                           &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
                     else:
-                        gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], &dH[r, dH_col],
+                        gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], dh_in,
                                          &dh_cur[b, 0], &delta[r, 0], n_hidden)
                 gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
                      1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
@@ -280,6 +293,7 @@ def backward(int cell, int activation,
                          1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
         finally:
             crnn_fp_exit(fp)
+            free(zero_row)
 
 
 cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
