@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _optim, _threads
+from crnn import _memory, _optim, _threads
 from crnn._layers import Workspace
 from crnn._network import RecurrentNetwork
 from crnn._validation import (check_n_features, check_sequences, check_target_length,
@@ -38,6 +38,18 @@ _DTYPES = {"float32": np.float32, "float64": np.float64}
 # W2 gru 0.171 / 0.172 / 0.160 / 0.154 s, W4 gru 0.666 / 0.637 / 0.639 /
 # 0.760 s, W1 within noise.
 _PREDICT_CHUNK = 512
+
+
+def _all_finite(a):
+    """True if every element of a flat float array is finite.
+
+    Summing is cheaper than an elementwise test; a sum that is not finite
+    (NaN, inf, or overflow of finite values) falls back to the exact test.
+    """
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.sum(a, dtype=np.float64)):
+            return True
+    return bool(np.isfinite(a).all())
 
 
 class _BaseRNN(BaseEstimator):
@@ -313,6 +325,11 @@ class _BaseRNN(BaseEstimator):
         net = self._network
         n_samples = X.shape[0]
         batch_size = resolve_batch_size(self.batch_size, n_samples)
+        # fail fast, before the copies and caches below are allocated
+        _memory.check_training_memory(_memory.training_bytes(
+            net.cell, n_samples, X.shape[1], X.shape[2], net.hidden_sizes, net.n_outputs,
+            batch_size, net.dtype.itemsize, self.return_sequences,
+            _threads.n_parts(batch_size), net.n_params), batch_size)
         # One time-major copy per fit; minibatches are gathered from it with take.
         X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
         if self.return_sequences:
@@ -350,58 +367,78 @@ class _BaseRNN(BaseEstimator):
 
         for epoch in range(n_epochs):
             start_time = time.perf_counter()
+            # the end of the last clean epoch: every earlier epoch was checked
             snapshot = (self._params.copy(), self._moment1.copy(),
                         None if self._moment2 is None else self._moment2.copy(),
                         self._optimizer_steps)
-            if self.shuffle:
-                rng.shuffle(order)
-            total = 0.0
-            for start in range(0, n_samples, batch_size):
-                idx = order[start:start + batch_size]
-                B = idx.shape[0]
-                n_parts = min(len(part_ws), max(1, B // _threads.MIN_ROWS_PER_PART))
-                edges = _threads.split(B, n_parts)
-                parts = []
-                for p in range(n_parts):
-                    rows = idx[edges[p]:edges[p + 1]]
-                    X_part = np.take(X_tm, rows, axis=1)
-                    if self.return_sequences:
-                        t_part = np.take(targets_tm, rows, axis=1)
-                        t_part = t_part.reshape((-1,) + t_part.shape[2:])
-                    else:
-                        t_part = np.take(targets_tm, rows, axis=0)
-                    parts.append((X_part, t_part, part_ws[p], part_grads[p], part_views[p]))
-                if n_parts == 1:
-                    loss = net.loss_grad(self.coefs_, part_views[0], X_part, t_part,
-                                         part_ws[0], self.return_sequences, loss_name)
-                else:
-                    loss = net.loss_grad_parts(self.coefs_, self._grads, parts,
-                                               self.return_sequences, loss_name, executor)
-                l2 = self.alpha / B
-                if self.alpha > 0:
-                    loss += 0.5 * l2 * float(np.dot(weights, weights))
-                self._optimizer_steps += 1
-                if self.solver == "adam":
-                    _optim.adam_step(self._params, self._grads, self._moment1,
-                                     self._moment2, net.n_decay, l2, clip,
-                                     self.learning_rate_init, self.beta_1, self.beta_2,
-                                     self.epsilon, self._optimizer_steps)
-                else:
-                    _optim.sgd_step(self._params, self._grads, self._moment1, net.n_decay,
-                                    l2, clip, self.learning_rate_init, self.momentum,
-                                    self.nesterovs_momentum)
-                total += loss * B
-            epoch_loss = total / n_samples
+            try:
+                # A diverging epoch overflows in NumPy (the loss, the readout);
+                # it is detected below and reported by one warning instead.
+                with np.errstate(all="ignore"):
+                    if self.shuffle:
+                        rng.shuffle(order)
+                    total = 0.0
+                    for start in range(0, n_samples, batch_size):
+                        idx = order[start:start + batch_size]
+                        B = idx.shape[0]
+                        n_parts = min(len(part_ws), max(1, B // _threads.MIN_ROWS_PER_PART))
+                        edges = _threads.split(B, n_parts)
+                        parts = []
+                        for p in range(n_parts):
+                            rows = idx[edges[p]:edges[p + 1]]
+                            X_part = np.take(X_tm, rows, axis=1)
+                            if self.return_sequences:
+                                t_part = np.take(targets_tm, rows, axis=1)
+                                t_part = t_part.reshape((-1,) + t_part.shape[2:])
+                            else:
+                                t_part = np.take(targets_tm, rows, axis=0)
+                            parts.append((X_part, t_part, part_ws[p], part_grads[p],
+                                          part_views[p]))
+                        if n_parts == 1:
+                            loss = net.loss_grad(self.coefs_, part_views[0], X_part, t_part,
+                                                 part_ws[0], self.return_sequences, loss_name)
+                        else:
+                            loss = net.loss_grad_parts(self.coefs_, self._grads, parts,
+                                                       self.return_sequences, loss_name,
+                                                       executor)
+                        l2 = self.alpha / B
+                        if self.alpha > 0:
+                            loss += 0.5 * l2 * float(np.dot(weights, weights))
+                        self._optimizer_steps += 1
+                        if self.solver == "adam":
+                            _optim.adam_step(self._params, self._grads, self._moment1,
+                                             self._moment2, net.n_decay, l2, clip,
+                                             self.learning_rate_init, self.beta_1,
+                                             self.beta_2, self.epsilon,
+                                             self._optimizer_steps)
+                        else:
+                            _optim.sgd_step(self._params, self._grads, self._moment1,
+                                            net.n_decay, l2, clip, self.learning_rate_init,
+                                            self.momentum, self.nesterovs_momentum)
+                        total += loss * B
+                        if not np.isfinite(total):
+                            break  # the epoch is lost; skip its remaining minibatches
+                    epoch_loss = total / n_samples
+                    # Clean only if the loss and the state it leaves are finite:
+                    # a finite loss is computed before the epoch's last update.
+                    clean = (np.isfinite(epoch_loss) and _all_finite(self._params)
+                             and _all_finite(self._moment1)
+                             and (self._moment2 is None or _all_finite(self._moment2)))
+            except KeyboardInterrupt:
+                # Ctrl-C lands between two minibatches (the kernels hold no
+                # Python frames): keep the last completed epoch, as MLP does.
+                self._restore_snapshot(snapshot)
+                self._warn_interrupted()
+                break
 
-            if not np.isfinite(epoch_loss):
-                self._params[:], self._moment1[:] = snapshot[0], snapshot[1]
-                if snapshot[2] is not None:
-                    self._moment2[:] = snapshot[2]
-                self._optimizer_steps = snapshot[3]
+            if not clean:
+                self._restore_snapshot(snapshot)
+                restored = (f"the end of epoch {self.n_iter_}" if self.n_iter_
+                            else "their values before training")
                 warnings.warn(
-                    f"Training diverged in epoch {self.n_iter_ + 1}: the loss became "
-                    f"non-finite. The parameters were restored to the end of epoch "
-                    f"{self.n_iter_} and training stopped. Lower learning_rate_init, "
+                    f"Training diverged in epoch {self.n_iter_ + 1}: the loss or the "
+                    f"parameters became non-finite. The parameters were restored to "
+                    f"{restored} and training stopped. Lower learning_rate_init, "
                     f"keep clip_grad_norm set (it is {self.clip_grad_norm}), or scale "
                     "the inputs and targets.", RuntimeWarning, stacklevel=3)
                 break
@@ -417,7 +454,13 @@ class _BaseRNN(BaseEstimator):
                 if self.best_loss_ is not None and epoch_loss < self.best_loss_:
                     self.best_loss_ = epoch_loss
                 break
-            if self._update_no_improvement(early_stopping, X_val, y_val):
+            try:
+                with np.errstate(all="ignore"):  # scoring huge but finite parameters
+                    stop = self._update_no_improvement(early_stopping, X_val, y_val)
+            except KeyboardInterrupt:
+                self._warn_interrupted()  # this epoch is complete: keep it
+                break
+            if stop:
                 if self.verbose:
                     print(f"Training stopped: no improvement of more than tol={self.tol} "
                           f"for {self.n_iter_no_change} consecutive epochs.")
@@ -427,6 +470,19 @@ class _BaseRNN(BaseEstimator):
                 warnings.warn(
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                     "and the optimization hasn't converged yet.", ConvergenceWarning)
+
+    def _restore_snapshot(self, snapshot):
+        """Put back the parameters and optimizer state taken at an epoch's start."""
+        self._params[:], self._moment1[:] = snapshot[0], snapshot[1]
+        if snapshot[2] is not None:
+            self._moment2[:] = snapshot[2]
+        self._optimizer_steps = snapshot[3]
+
+    def _warn_interrupted(self):
+        warnings.warn(
+            f"Training interrupted by the user (KeyboardInterrupt) during epoch "
+            f"{self.n_iter_ + 1}; the parameters of the end of epoch {self.n_iter_} "
+            "were kept.", UserWarning, stacklevel=4)
 
     def _update_no_improvement(self, early_stopping, X_val, y_val):
         if early_stopping:
