@@ -26,9 +26,9 @@ from sklearn.utils.validation import check_is_fitted
 from crnn import _memory, _optim, _threads
 from crnn._layers import Workspace
 from crnn._network import RecurrentNetwork
-from crnn._validation import (check_n_features, check_sequences, check_target_length,
-                              check_target_steps, check_targets_present,
-                              resolve_batch_size)
+from crnn._validation import (check_label_values, check_n_features, check_sequences,
+                              check_target_length, check_target_steps,
+                              check_targets_present, resolve_batch_size)
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 # Sequences per chunk at predict time; each thread takes whole chunks. The
@@ -297,6 +297,9 @@ class _BaseRNN(BaseEstimator):
                 check_n_features(self, X_val, reset=False)
                 y_val = np.asarray(y_val)
                 check_target_length(X_val, y_val)
+                if X_val.shape[0] < self._min_validation:
+                    raise ValueError(f"X_val holds {X_val.shape[0]} sample; early stopping "
+                                     f"needs at least {self._min_validation}.")
             else:
                 X, targets, X_val, y_val = self._validation_split(X, targets, rng)
         elif self.best_loss_ is None:
@@ -311,10 +314,11 @@ class _BaseRNN(BaseEstimator):
         if isinstance(self, ClassifierMixin) and not self.return_sequences:
             stratify = targets
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
-        if n_val < 1 or X.shape[0] - n_val < 1:
+        if n_val < self._min_validation or X.shape[0] - n_val < 1:
             raise ValueError("The training data is too small to hold out "
                              f"validation_fraction={self.validation_fraction} for early "
-                             "stopping; pass more samples or set early_stopping=False.")
+                             f"stopping (at least {self._min_validation} validation "
+                             "samples); pass more samples or set early_stopping=False.")
         X_train, X_val, t_train, t_val = train_test_split(
             X, targets, random_state=rng.randint(np.iinfo(np.int32).max),
             test_size=n_val, stratify=stratify)
@@ -617,6 +621,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     """
 
     _loss_name = "squared"
+    _min_validation = 2  # R^2 of one sample is undefined (NaN and a warning)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -748,6 +753,7 @@ validation_scores_, best_validation_score_
     """
 
     _loss_name = "log"
+    _min_validation = 1
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, keeping the optimizer state.
@@ -783,6 +789,7 @@ validation_scores_, best_validation_score_
             y = column_or_1d(y, warn=True)
             check_target_length(X, y)
             flat = y
+        check_label_values(flat)
         check_classification_targets(flat)
         if reinit:
             if classes is not None:

@@ -77,6 +77,17 @@ def check_target_length(X, y):
                          f"X has {X.shape[0]}, y has {len(y)}.")
 
 
+def check_label_values(y):
+    """Class labels stored as floats must be finite: NaN is no label.
+
+    Checked before scikit-learn's ``type_of_target``, which casts NaN to int
+    with a leaked RuntimeWarning before it raises.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError("Input y contains NaN or infinity; class labels must be finite.")
+
+
 def check_target_steps(X, y):
     """With return_sequences=True, y must have one target per time step."""
     if y.ndim < 2 or y.shape[1] != X.shape[1]:

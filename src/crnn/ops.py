@@ -18,6 +18,8 @@ Shapes (batch-first, like ``torch.nn.RNN(batch_first=True)``):
 Everything is computed in ``X``'s dtype if it is float32 or float64 (else
 float64); parameters are converted to it. The kernels release the GIL.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from crnn import _layers
@@ -42,11 +44,24 @@ class _Cache:
         self.caches = caches
 
 
+def _real_array(a, dtype, name):
+    """``a`` as a C-contiguous ``dtype`` array; complex or non-numeric is a TypeError
+    (NumPy would drop imaginary parts with only a warning)."""
+    a = np.asarray(a)
+    if a.dtype.kind == "c":
+        raise TypeError(f"{name} is complex ({a.dtype}); crnn computes with real numbers")
+    if a.dtype.kind not in "biuf":
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}") from exc
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 def _as_float(X):
     X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    return X
+    return _real_array(X, X.dtype if X.dtype in (np.float32, np.float64) else np.float64,
+                       "X")
 
 
 def _check_layers(cell, layers, n_features, dtype):
@@ -58,10 +73,13 @@ def _check_layers(cell, layers, n_features, dtype):
     checked = []
     n_in = n_features
     for k, p in enumerate(layers):
+        if not isinstance(p, Mapping):
+            raise TypeError(f"layers[{k}] must be a dict with {list(_PARAM_NAMES)}, "
+                            f"got {type(p).__name__}")
         missing = [name for name in _PARAM_NAMES if name not in p]
         if missing:
             raise ValueError(f"layer {k} is missing {missing}")
-        q = {name: np.ascontiguousarray(p[name], dtype=dtype) for name in _PARAM_NAMES}
+        q = {name: _real_array(p[name], dtype, f"layer {k} {name}") for name in _PARAM_NAMES}
         n_hidden = q["W_hh"].shape[-1] if q["W_hh"].ndim == 2 else -1
         expected = {"W_ih": (n_gates * n_hidden, n_in),
                     "W_hh": (n_gates * n_hidden, n_hidden),
@@ -71,6 +89,8 @@ def _check_layers(cell, layers, n_features, dtype):
                 raise ValueError(
                     f"layer {k} {name} has shape {q[name].shape}; a {cell} layer with "
                     f"{n_in} inputs and H={n_hidden} needs {shape}")
+            if not np.all(np.isfinite(q[name])):
+                raise ValueError(f"layer {k} {name} contains NaN or infinity")
         checked.append(q)
         n_in = n_hidden
     return checked
@@ -87,7 +107,7 @@ def _check_states(states, layers, n_samples, dtype, name):
         if s is None:
             out.append(None)
             continue
-        s = np.ascontiguousarray(s, dtype=dtype)
+        s = _real_array(s, dtype, f"{name}[{k}]")
         if s.shape != shape:
             raise ValueError(f"{name}[{k}] has shape {s.shape}, expected {shape}")
         if not np.all(np.isfinite(s)):
@@ -127,10 +147,12 @@ def _backward(cache, d_output, d_h_n, d_c_n):
     dtype = cache.X_tm.dtype
     n_steps, n_samples, _ = cache.X_tm.shape
     top = cache.layers[-1]["W_hh"].shape[1]
-    d_output = np.asarray(d_output, dtype=dtype)
+    d_output = _real_array(d_output, dtype, "d_output")
     if d_output.shape != (n_samples, n_steps, top):
         raise ValueError(f"d_output has shape {d_output.shape}, expected "
                          f"{(n_samples, n_steps, top)}")
+    if not np.all(np.isfinite(d_output)):
+        raise ValueError("d_output contains NaN or infinity")
     dH_top = np.ascontiguousarray(d_output.transpose(1, 0, 2))
     d_h_n = _check_states(d_h_n, cache.layers, n_samples, dtype, "d_h_n")
     d_c_n = _check_states(d_c_n, cache.layers, n_samples, dtype, "d_c_n")
