@@ -50,6 +50,8 @@ def _real_array(a, dtype, name):
     a = np.asarray(a)
     if a.dtype.kind == "c":
         raise TypeError(f"{name} is complex ({a.dtype}); crnn computes with real numbers")
+    if a.dtype.kind in "USVMm":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
     if a.dtype.kind not in "biuf":
         try:
             a = a.astype(np.float64)
