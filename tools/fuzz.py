@@ -350,7 +350,7 @@ def estimator_case(r, rs, tmpdir, log):
             one = est_cls is RNNRegressor and _n_samples(X) < 2
             with warnings.catch_warnings():
                 if one:  # scikit-learn: R^2 of one sample is NaN, with a warning
-                    warnings.filterwarnings("ignore", message="R^2 score is not well")
+                    warnings.filterwarnings("ignore", message=r"R\^2 score is not well")
                 s = _call(log, "score", est.score, X, y)
             if s is not None and not np.isfinite(s) and not one:
                 raise Finding("nonfinite", f"score returned {s}")

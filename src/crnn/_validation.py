@@ -27,8 +27,11 @@ def check_sequences(X, dtype, name="X"):
     if isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X):
         raise ValueError(f"{name} holds sequences of different lengths; variable-length "
                          "sequences are not supported yet: pad them to one length.")
-    X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=True,
-                    input_name=name, ensure_min_features=1)
+    # Overflow casting to float32 and +inf - inf in scikit-learn's finiteness
+    # sum only lead to its "contains infinity" error: no NumPy warning first.
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=True,
+                        input_name=name, ensure_min_features=1)
     if X.ndim == 2:
         X = X[:, :, np.newaxis]
     elif X.ndim != 3:
