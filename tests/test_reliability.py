@@ -56,13 +56,19 @@ def _exploding(solver):
 
 
 # ---------------------------------------------------------------- divergence
-def test_issue_example_restores_finite_parameters_and_warns_once():
+# batch_size=40 splits every minibatch over the worker threads (where
+# np.errstate of the epoch loop does not reach); early stopping scores the
+# validation set each epoch
+@pytest.mark.parametrize("batch_size,early_stopping",
+                         [("auto", False), (40, False), (40, True)])
+def test_issue_example_restores_finite_parameters_and_warns_once(batch_size,
+                                                                 early_stopping):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 10, 2)) * 3
     y = rng.normal(size=40) * 10
     est = RNNRegressor(activation="relu", solver="sgd", learning_rate_init=1e6, momentum=0.0,
                        clip_grad_norm=None, hidden_layer_sizes=(8,), random_state=0,
-                       max_iter=50)
+                       max_iter=50, batch_size=batch_size, early_stopping=early_stopping)
     rec = _fit_recording(est, X, y)
     assert [w.category for w in rec] == [RuntimeWarning], [str(w.message) for w in rec]
     assert "diverged in epoch" in str(rec[0].message)

@@ -40,6 +40,11 @@ _DTYPES = {"float32": np.float32, "float64": np.float64}
 _PREDICT_CHUNK = 512
 
 
+def _ignore_fp_warnings():
+    """Thread initializer: this thread's NumPy ignores floating-point errors."""
+    np.seterr(all="ignore")
+
+
 def _all_finite(a):
     """True if every element of a flat float array is finite.
 
@@ -216,17 +221,19 @@ class _BaseRNN(BaseEstimator):
             edges = _threads.split(n_samples, n_parts)
             bounds = list(zip(edges[:-1], edges[1:]))
         outputs = [None] * len(bounds)
+        errstate = np.geterr()  # worker threads follow the caller's np.errstate
 
         def run(first):
             # chunks first, first + n_parts, ... share one workspace, in turn
             ws = Workspace(self._network.dtype)
-            for c in range(first, len(bounds), n_parts):
-                lo, hi = bounds[c]
-                out = self._network.predict_raw(self.coefs_, X[lo:hi], ws,
-                                                self.return_sequences)
-                if self.return_sequences:
-                    out = out.reshape(hi - lo, n_steps, -1)
-                outputs[c] = out
+            with np.errstate(**errstate):
+                for c in range(first, len(bounds), n_parts):
+                    lo, hi = bounds[c]
+                    out = self._network.predict_raw(self.coefs_, X[lo:hi], ws,
+                                                    self.return_sequences)
+                    if self.return_sequences:
+                        out = out.reshape(hi - lo, n_steps, -1)
+                    outputs[c] = out
 
         if n_parts == 1:
             run(0)
@@ -346,7 +353,10 @@ class _BaseRNN(BaseEstimator):
         part_grads = [self._grads] + [np.empty_like(self._grads) for _ in range(max_parts - 1)]
         part_views = [net.views(g) for g in part_grads]
         part_ws = [Workspace(net.dtype) for _ in range(max_parts)]
-        executor = ThreadPoolExecutor(max_parts - 1) if max_parts > 1 else None
+        # np.errstate does not reach other threads: the workers ignore
+        # floating-point warnings like the epoch loop (divergence is checked there)
+        executor = (ThreadPoolExecutor(max_parts - 1, initializer=_ignore_fp_warnings)
+                    if max_parts > 1 else None)
         blas_context = _threads.single_threaded_blas() if max_parts > 1 else nullcontext()
         try:
             with blas_context:
