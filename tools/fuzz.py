@@ -483,20 +483,23 @@ def run_case(seed, verbose=False):
 
 # ------------------------------------------------------------ the parent
 def _child(seed, write_fd):
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+    # Whatever happens, this process never returns into the parent's loop.
     try:
-        outcome, detail = run_case(seed)
-        payload = json.dumps({"outcome": outcome, "detail": detail}).encode()
-    except BaseException as exc:  # a harness error still reports
-        payload = json.dumps({"outcome": "harness_error",
-                              "detail": f"{type(exc).__name__}: {exc}\n"
-                                        f"{traceback.format_exc()}"}).encode()
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(write_fd, view):]
-    os._exit(0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        try:
+            outcome, detail = run_case(seed)
+            payload = json.dumps({"outcome": outcome, "detail": detail}).encode()
+        except BaseException as exc:  # a harness error still reports
+            payload = json.dumps({"outcome": "harness_error",
+                                  "detail": f"{type(exc).__name__}: {exc}\n"
+                                            f"{traceback.format_exc()}"}).encode()
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_fd, view):]
+    finally:
+        os._exit(0)
 
 
 def fuzz(n_cases, first_seed=0, jobs=1, timeout=60.0, progress=True):
