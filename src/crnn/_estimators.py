@@ -286,6 +286,12 @@ class _BaseRNN(BaseEstimator):
         targets = self._prepare_targets(X, y, reinit, classes)
         check_n_features(self, X, reset=reinit)
         rng = check_random_state(self.random_state)
+        # fail fast, before the parameters, copies and caches are allocated
+        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
+        _memory.check_training_memory(_memory.training_bytes(
+            self.cell, X.shape[0], X.shape[1], X.shape[2], self._hidden_sizes(),
+            self._n_outputs_for_fit(targets), batch_size, dtype.itemsize,
+            self.return_sequences, _threads.n_parts(batch_size)), batch_size)
         if reinit:
             self._initialize(X.shape[2], self._n_outputs_for_fit(targets), rng)
         elif self.solver == "adam" and self._moment2 is None:
@@ -336,11 +342,6 @@ class _BaseRNN(BaseEstimator):
         net = self._network
         n_samples = X.shape[0]
         batch_size = resolve_batch_size(self.batch_size, n_samples)
-        # fail fast, before the copies and caches below are allocated
-        _memory.check_training_memory(_memory.training_bytes(
-            net.cell, n_samples, X.shape[1], X.shape[2], net.hidden_sizes, net.n_outputs,
-            batch_size, net.dtype.itemsize, self.return_sequences,
-            _threads.n_parts(batch_size), net.n_params), batch_size)
         # One time-major copy per fit; minibatches are gathered from it with take.
         X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
         if self.return_sequences:
