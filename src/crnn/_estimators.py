@@ -381,12 +381,12 @@ class _BaseRNN(BaseEstimator):
         order = np.arange(n_samples)
 
         for epoch in range(n_epochs):
-            start_time = time.perf_counter()
-            # the end of the last clean epoch: every earlier epoch was checked
-            snapshot = (self._params.copy(), self._moment1.copy(),
-                        None if self._moment2 is None else self._moment2.copy(),
-                        self._optimizer_steps)
+            snapshot = None
+            stop = False
             try:
+                start_time = time.perf_counter()
+                # the end of the last clean epoch: every earlier epoch was checked
+                snapshot = self._take_snapshot()
                 # A diverging epoch overflows in NumPy (the loss, the readout);
                 # it is detected below and reported by one warning instead.
                 with np.errstate(all="ignore"):
@@ -439,41 +439,38 @@ class _BaseRNN(BaseEstimator):
                     clean = (np.isfinite(epoch_loss) and _all_finite(self._params)
                              and _all_finite(self._moment1)
                              and (self._moment2 is None or _all_finite(self._moment2)))
-            except KeyboardInterrupt:
-                # Ctrl-C lands between two minibatches (the kernels hold no
-                # Python frames): keep the last completed epoch, as MLP does.
-                self._restore_snapshot(snapshot)
-                self._warn_interrupted()
-                break
+                if not clean:
+                    self._restore_snapshot(snapshot)
+                    restored = (f"the end of epoch {self.n_iter_}" if self.n_iter_
+                                else "their values before training")
+                    warnings.warn(
+                        f"Training diverged in epoch {self.n_iter_ + 1}: the loss or the "
+                        f"parameters became non-finite. The parameters were restored to "
+                        f"{restored} and training stopped. Lower learning_rate_init, "
+                        f"keep clip_grad_norm set (it is {self.clip_grad_norm}), or scale "
+                        "the inputs and targets.", RuntimeWarning, stacklevel=3)
+                    break
 
-            if not clean:
-                self._restore_snapshot(snapshot)
-                restored = (f"the end of epoch {self.n_iter_}" if self.n_iter_
-                            else "their values before training")
-                warnings.warn(
-                    f"Training diverged in epoch {self.n_iter_ + 1}: the loss or the "
-                    f"parameters became non-finite. The parameters were restored to "
-                    f"{restored} and training stopped. Lower learning_rate_init, "
-                    f"keep clip_grad_norm set (it is {self.clip_grad_norm}), or scale "
-                    "the inputs and targets.", RuntimeWarning, stacklevel=3)
-                break
-
-            self.n_iter_ += 1
-            self.t_ += n_samples
-            self.loss_ = epoch_loss
-            self.loss_curve_.append(epoch_loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}, "
-                      f"time = {time.perf_counter() - start_time:.3f}s")
-            if incremental:
-                if self.best_loss_ is not None and epoch_loss < self.best_loss_:
-                    self.best_loss_ = epoch_loss
-                break
-            try:
+                self.n_iter_ += 1
+                self.t_ += n_samples
+                self.loss_ = epoch_loss
+                self.loss_curve_.append(epoch_loss)
+                snapshot = None  # the epoch is complete: an interrupt now keeps it
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}, "
+                          f"time = {time.perf_counter() - start_time:.3f}s")
+                if incremental:
+                    if self.best_loss_ is not None and epoch_loss < self.best_loss_:
+                        self.best_loss_ = epoch_loss
+                    break
                 with np.errstate(all="ignore"):  # scoring huge but finite parameters
                     stop = self._update_no_improvement(early_stopping, X_val, y_val)
             except KeyboardInterrupt:
-                self._warn_interrupted()  # this epoch is complete: keep it
+                # Python raises it between bytecodes (a kernel finishes first):
+                # keep the last completed epoch, warn and return, as MLP does
+                if snapshot is not None:
+                    self._restore_snapshot(snapshot)
+                self._warn_interrupted()
                 break
             if stop:
                 if self.verbose:
@@ -486,12 +483,22 @@ class _BaseRNN(BaseEstimator):
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                     "and the optimization hasn't converged yet.", ConvergenceWarning)
 
+    def _take_snapshot(self):
+        """Parameters, optimizer state and epoch records at an epoch's start."""
+        return (self._params.copy(), self._moment1.copy(),
+                None if self._moment2 is None else self._moment2.copy(),
+                self._optimizer_steps, self.n_iter_, self.t_, len(self.loss_curve_),
+                getattr(self, "loss_", None))
+
     def _restore_snapshot(self, snapshot):
-        """Put back the parameters and optimizer state taken at an epoch's start."""
+        """Put back everything :meth:`_take_snapshot` recorded."""
         self._params[:], self._moment1[:] = snapshot[0], snapshot[1]
         if snapshot[2] is not None:
             self._moment2[:] = snapshot[2]
-        self._optimizer_steps = snapshot[3]
+        self._optimizer_steps, self.n_iter_, self.t_ = snapshot[3:6]
+        del self.loss_curve_[snapshot[6]:]
+        if snapshot[7] is not None:
+            self.loss_ = snapshot[7]
 
     def _warn_interrupted(self):
         warnings.warn(
