@@ -133,6 +133,32 @@ def test_divergence_in_first_epoch_restores_initial_parameters(cell, solver, dty
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-200)
 
 
+@pytest.mark.parametrize("lr,seed,n_clean,diverged", [(1e4, 1, 2, 4), (1e6, 0, 0, 2)])
+def test_epoch_whose_end_overflows_the_forward_pass_is_not_clean(lr, seed, n_clean,
+                                                                 diverged):
+    # relu with a huge step: an epoch ends with finite parameters so large
+    # that the next forward pass overflows. The diverging epoch is the next
+    # one, but the epoch to restore is the one before the overflowing end.
+    rng = np.random.RandomState(seed)
+    X, y = rng.normal(size=(8, 6, 1)), rng.normal(size=8)
+    params = dict(activation="relu", solver="sgd", learning_rate_init=lr, momentum=0.0,
+                  clip_grad_norm=None, hidden_layer_sizes=(5,), batch_size=8,
+                  shuffle=False, random_state=seed)
+    est = RNNRegressor(max_iter=20, **params)
+    rec = _fit_recording(est, X, y)
+    assert len(rec) == 1
+    assert str(rec[0].message).startswith(f"Training diverged in epoch {diverged}:")
+    assert est.n_iter_ == n_clean == len(est.loss_curve_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(np.isfinite(est.predict(X)))
+    if n_clean:
+        ref = RNNRegressor(max_iter=n_clean, **params)
+        _fit_recording(ref, X, y)
+        for a, b in zip(_params(est), _params(ref)):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_classifier_divergence_partial_fit_and_early_stopping(cell):
     X, y = _data(n=40)

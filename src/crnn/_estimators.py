@@ -380,9 +380,10 @@ class _BaseRNN(BaseEstimator):
         clip = 0.0 if self.clip_grad_norm is None else float(self.clip_grad_norm)
         order = np.arange(n_samples)
 
+        previous = None  # the start of the last completed epoch
         for epoch in range(n_epochs):
             snapshot = None
-            stop = False
+            completed = stop = False
             try:
                 start_time = time.perf_counter()
                 # the end of the last clean epoch: every earlier epoch was checked
@@ -393,6 +394,7 @@ class _BaseRNN(BaseEstimator):
                     if self.shuffle:
                         rng.shuffle(order)
                     total = 0.0
+                    first_loss = None
                     for start in range(0, n_samples, batch_size):
                         idx = order[start:start + batch_size]
                         B = idx.shape[0]
@@ -431,6 +433,8 @@ class _BaseRNN(BaseEstimator):
                                             net.n_decay, l2, clip, self.learning_rate_init,
                                             self.momentum, self.nesterovs_momentum)
                         total += loss * B
+                        if first_loss is None:
+                            first_loss = loss
                         if not np.isfinite(total):
                             break  # the epoch is lost; skip its remaining minibatches
                     epoch_loss = total / n_samples
@@ -440,22 +444,18 @@ class _BaseRNN(BaseEstimator):
                              and _all_finite(self._moment1)
                              and (self._moment2 is None or _all_finite(self._moment2)))
                 if not clean:
-                    self._restore_snapshot(snapshot)
-                    restored = (f"the end of epoch {self.n_iter_}" if self.n_iter_
-                                else "their values before training")
-                    warnings.warn(
-                        f"Training diverged in epoch {self.n_iter_ + 1}: the loss or the "
-                        f"parameters became non-finite. The parameters were restored to "
-                        f"{restored} and training stopped. Lower learning_rate_init, "
-                        f"keep clip_grad_norm set (it is {self.clip_grad_norm}), or scale "
-                        "the inputs and targets.", RuntimeWarning, stacklevel=3)
+                    # A non-finite loss already at this epoch's start means the
+                    # previous epoch's last update broke the parameters (finite
+                    # but overflowing): that epoch is not clean either.
+                    broken_start = not np.isfinite(first_loss) and previous is not None
+                    self._diverged(previous if broken_start else snapshot)
                     break
 
                 self.n_iter_ += 1
                 self.t_ += n_samples
                 self.loss_ = epoch_loss
                 self.loss_curve_.append(epoch_loss)
-                snapshot = None  # the epoch is complete: an interrupt now keeps it
+                completed = True  # an interrupt from here on keeps this epoch
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}, "
                           f"time = {time.perf_counter() - start_time:.3f}s")
@@ -463,12 +463,19 @@ class _BaseRNN(BaseEstimator):
                     if self.best_loss_ is not None and epoch_loss < self.best_loss_:
                         self.best_loss_ = epoch_loss
                     break
-                with np.errstate(all="ignore"):  # scoring huge but finite parameters
-                    stop = self._update_no_improvement(early_stopping, X_val, y_val)
+                try:
+                    with np.errstate(all="ignore"):  # scoring huge, finite parameters
+                        stop = self._update_no_improvement(early_stopping, X_val, y_val)
+                except ValueError:
+                    # NaN validation predictions (R^2 refuses them): the
+                    # parameters are finite but overflow in the forward pass
+                    self._diverged(snapshot)
+                    break
+                previous = snapshot
             except KeyboardInterrupt:
                 # Python raises it between bytecodes (a kernel finishes first):
                 # keep the last completed epoch, warn and return, as MLP does
-                if snapshot is not None:
+                if snapshot is not None and not completed:
                     self._restore_snapshot(snapshot)
                 self._warn_interrupted()
                 break
@@ -499,6 +506,19 @@ class _BaseRNN(BaseEstimator):
         del self.loss_curve_[snapshot[6]:]
         if snapshot[7] is not None:
             self.loss_ = snapshot[7]
+
+    def _diverged(self, snapshot):
+        """Stop a diverging fit: restore ``snapshot`` (a clean epoch's end) and warn."""
+        epoch = self.n_iter_ + 1
+        self._restore_snapshot(snapshot)
+        restored = (f"the end of epoch {self.n_iter_}" if self.n_iter_
+                    else "their values before training")
+        warnings.warn(
+            f"Training diverged in epoch {epoch}: the loss or the parameters became "
+            f"non-finite. The parameters were restored to {restored} and training "
+            f"stopped. Lower learning_rate_init, keep clip_grad_norm set (it is "
+            f"{self.clip_grad_norm}), or scale the inputs and targets.",
+            RuntimeWarning, stacklevel=4)
 
     def _warn_interrupted(self):
         warnings.warn(

@@ -65,9 +65,9 @@ def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs
         n_params += O * (n_in + 1)
     # per fit: the time-major copy of X (and of per-step targets)
     elements = T * N * n_features + (T * N * O if return_sequences else 0)
-    # params, one gradient per part, two moments, the epoch snapshot (3),
-    # the best parameters of early stopping
-    elements += n_params * (7 + n_parts)
+    # params, one gradient per part, two moments, the snapshots of this and
+    # the previous epoch (3 each), the best parameters of early stopping
+    elements += n_params * (10 + n_parts)
     # per minibatch: the gathered X rows, then every layer's caches
     elements += T * B * n_features
     n_in = int(n_features)
