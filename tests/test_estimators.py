@@ -326,10 +326,6 @@ def test_divergence_restores_last_finite_parameters():
     assert np.all(np.isfinite(reg.predict(X)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug (issue 16 report): the squared loss of a diverging fit emits NumPy's "
-    "'overflow encountered in square' from _network.loss_grad; SPEC 6 says no other "
-    "warning leaks. Remove this mark with the fix."))
 def test_divergence_warns_nothing_else():
     X, y = sine_forecast(n=64, T=10)
     reg = RNNRegressor(activation="relu", hidden_layer_sizes=(32,), solver="sgd",

@@ -22,12 +22,24 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _persistence, _spec, _training
-from crnn._validation import (check_n_features, check_sequence_targets, check_sequences,
-                              check_target_length, check_targets_present,
+from crnn import _memory, _persistence, _spec, _threads, _training
+from crnn._validation import (check_label_values, check_n_features, check_sequence_targets,
+                              check_sequences, check_target_length, check_targets_present,
                               resolve_batch_size, valid_steps)
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _all_finite(a):
+    """True if every element of a flat float array is finite.
+
+    Summing is cheaper than an elementwise test; a sum that is not finite
+    (NaN, inf, or overflow of finite values) falls back to the exact test.
+    """
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.sum(a, dtype=np.float64)):
+            return True
+    return bool(np.isfinite(a).all())
 
 
 class _BaseRNN(BaseEstimator):
@@ -296,6 +308,14 @@ class _BaseRNN(BaseEstimator):
         targets = self._prepare_targets(X, lengths, y, reinit, classes)
         check_n_features(self, X, reset=reinit)
         rng = check_random_state(self.random_state)
+        # fail fast, before the parameters, copies and caches are allocated
+        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
+        n_steps = X.shape[1] if lengths is None else int(lengths.max())
+        _memory.check_training_memory(_memory.training_bytes(
+            self.cell, X.shape[0], n_steps, X.shape[2], self._hidden_sizes(),
+            self._n_outputs_for_fit(targets), batch_size, self._dtype().itemsize,
+            self.return_sequences, _threads.n_parts(batch_size),
+            bidirectional=self.bidirectional), batch_size)
         if reinit:
             self._initialize(X.shape[2], self._n_outputs_for_fit(targets), rng)
         else:
@@ -315,6 +335,9 @@ class _BaseRNN(BaseEstimator):
                 X_val = check_sequences(X_val, dtype, name="X_val")
                 check_n_features(self, X_val[0], reset=False)
                 check_target_length(X_val[0], y_val)
+                if X_val[0].shape[0] < self._min_validation:
+                    raise ValueError(f"X_val holds {X_val[0].shape[0]} sample; early stopping "
+                                     f"needs at least {self._min_validation}.")
             else:
                 X, lengths, targets, X_val, y_val = self._validation_split(
                     X, lengths, targets, rng)
@@ -329,10 +352,11 @@ class _BaseRNN(BaseEstimator):
         if isinstance(self, ClassifierMixin) and not self.return_sequences:
             stratify = targets
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
-        if n_val < 1 or X.shape[0] - n_val < 1:
+        if n_val < self._min_validation or X.shape[0] - n_val < 1:
             raise ValueError("The training data is too small to hold out "
                              f"validation_fraction={self.validation_fraction} for early "
-                             "stopping; pass more samples or set early_stopping=False.")
+                             f"stopping (at least {self._min_validation} validation "
+                             "samples); pass more samples or set early_stopping=False.")
         train, val = train_test_split(
             np.arange(X.shape[0]), random_state=rng.randint(np.iinfo(np.int32).max),
             test_size=n_val, stratify=stratify)
@@ -370,37 +394,63 @@ class _BaseRNN(BaseEstimator):
                     incremental):
         n_samples = data.n_samples
         order = np.arange(n_samples)
+        previous = None  # the start of the last completed epoch
         for epoch in range(n_epochs):
-            start_time = time.perf_counter()
-            snapshot = (self._params.copy(),
-                        _training.copy_optimizer_state(self._optimizer_state))
-            if self.shuffle:
-                rng.shuffle(order)
-            epoch_loss = trainer.epoch(data, order)
+            snapshot = None
+            completed = stop = False
+            try:
+                start_time = time.perf_counter()
+                # the end of the last clean epoch: every earlier epoch was checked
+                snapshot = self._take_snapshot()
+                # A diverging epoch overflows in NumPy (the loss, the readout);
+                # it is detected below and reported by one warning instead.
+                with np.errstate(all="ignore"):
+                    if self.shuffle:
+                        rng.shuffle(order)
+                    epoch_loss, first_loss = trainer.epoch(data, order)
+                    # Clean only if the loss and the state it leaves are finite:
+                    # a finite loss is computed before the epoch's last update.
+                    state = self._optimizer_state
+                    clean = (np.isfinite(epoch_loss) and _all_finite(self._params)
+                             and _all_finite(state["m"])
+                             and (state["v"] is None or _all_finite(state["v"])))
+                if not clean:
+                    # A non-finite loss already at this epoch's start means the
+                    # previous epoch's last update broke the parameters (finite
+                    # but overflowing): that epoch is not clean either.
+                    broken_start = not np.isfinite(first_loss) and previous is not None
+                    self._diverged(previous if broken_start else snapshot)
+                    break
 
-            if not np.isfinite(epoch_loss):
-                self._params[:] = snapshot[0]
-                self._optimizer_state.update(snapshot[1])
-                warnings.warn(
-                    f"Training diverged in epoch {self.n_iter_ + 1}: the loss became "
-                    f"non-finite. The parameters were restored to the end of epoch "
-                    f"{self.n_iter_} and training stopped. Lower learning_rate_init, "
-                    f"keep clip_grad_norm set (it is {self.clip_grad_norm}), or scale "
-                    "the inputs and targets.", RuntimeWarning, stacklevel=4)
+                self.n_iter_ += 1
+                self.t_ += n_samples
+                self.loss_ = epoch_loss
+                self.loss_curve_.append(epoch_loss)
+                completed = True  # an interrupt from here on keeps this epoch
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}, "
+                          f"time = {time.perf_counter() - start_time:.3f}s")
+                if incremental:
+                    if self.best_loss_ is not None and epoch_loss < self.best_loss_:
+                        self.best_loss_ = epoch_loss
+                    break
+                try:
+                    with np.errstate(all="ignore"):  # scoring huge, finite parameters
+                        stop = self._update_no_improvement(early_stopping, X_val, y_val)
+                except ValueError:
+                    # NaN validation predictions (R^2 refuses them): the
+                    # parameters are finite but overflow in the forward pass
+                    self._diverged(snapshot)
+                    break
+                previous = snapshot
+            except KeyboardInterrupt:
+                # Python raises it between bytecodes (a kernel finishes first):
+                # keep the last completed epoch, warn and return, as MLP does
+                if snapshot is not None and not completed:
+                    self._restore_snapshot(snapshot)
+                self._warn_interrupted()
                 break
-
-            self.n_iter_ += 1
-            self.t_ += n_samples
-            self.loss_ = epoch_loss
-            self.loss_curve_.append(epoch_loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}, "
-                      f"time = {time.perf_counter() - start_time:.3f}s")
-            if incremental:
-                if self.best_loss_ is not None and epoch_loss < self.best_loss_:
-                    self.best_loss_ = epoch_loss
-                break
-            if self._update_no_improvement(early_stopping, X_val, y_val):
+            if stop:
                 if self.verbose:
                     print(f"Training stopped: no improvement of more than tol={self.tol} "
                           f"for {self.n_iter_no_change} consecutive epochs.")
@@ -410,6 +460,43 @@ class _BaseRNN(BaseEstimator):
                 warnings.warn(
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                     "and the optimization hasn't converged yet.", ConvergenceWarning)
+
+    def _take_snapshot(self):
+        """Parameters, optimizer state and epoch records at an epoch's start."""
+        return (self._params.copy(), _training.copy_optimizer_state(self._optimizer_state),
+                self.n_iter_, self.t_, len(self.loss_curve_), getattr(self, "loss_", None))
+
+    def _restore_snapshot(self, snapshot):
+        """Put back everything :meth:`_take_snapshot` recorded."""
+        self._params[:] = snapshot[0]
+        state = self._optimizer_state
+        state["m"][:] = snapshot[1]["m"]
+        if snapshot[1]["v"] is not None:
+            state["v"][:] = snapshot[1]["v"]
+        state["step"] = snapshot[1]["step"]
+        self.n_iter_, self.t_ = snapshot[2:4]
+        del self.loss_curve_[snapshot[4]:]
+        if snapshot[5] is not None:
+            self.loss_ = snapshot[5]
+
+    def _diverged(self, snapshot):
+        """Stop a diverging fit: restore ``snapshot`` (a clean epoch's end) and warn."""
+        epoch = self.n_iter_ + 1
+        self._restore_snapshot(snapshot)
+        restored = (f"the end of epoch {self.n_iter_}" if self.n_iter_
+                    else "their values before training")
+        warnings.warn(
+            f"Training diverged in epoch {epoch}: the loss or the parameters became "
+            f"non-finite. The parameters were restored to {restored} and training "
+            f"stopped. Lower learning_rate_init, keep clip_grad_norm set (it is "
+            f"{self.clip_grad_norm}), or scale the inputs and targets.",
+            RuntimeWarning, stacklevel=5)
+
+    def _warn_interrupted(self):
+        warnings.warn(
+            f"Training interrupted by the user (KeyboardInterrupt) during epoch "
+            f"{self.n_iter_ + 1}; the parameters of the end of epoch {self.n_iter_} "
+            "were kept.", UserWarning, stacklevel=5)
 
     def _update_no_improvement(self, early_stopping, X_val, y_val):
         if early_stopping:
@@ -568,6 +655,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     """
 
     _loss_name = "squared"
+    _min_validation = 2  # R^2 of one sample is undefined (NaN and a warning)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -754,6 +842,7 @@ validation_scores_, best_validation_score_
     """
 
     _loss_name = "log"
+    _min_validation = 1
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, keeping the optimizer state.
@@ -788,6 +877,7 @@ validation_scores_, best_validation_score_
             y = column_or_1d(y, warn=True)
             check_target_length(X, y)
             flat = y
+        check_label_values(flat)
         check_classification_targets(flat)
         if reinit:
             if classes is not None:

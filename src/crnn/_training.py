@@ -112,6 +112,13 @@ class Hyper:
     dropout: float = 0.0
 
 
+def _ignore_fp_warnings():
+    """Thread initializer: this thread's NumPy ignores floating-point errors
+    (np.errstate does not reach other threads; divergence is checked by the
+    epoch loop, which reports it in one warning)."""
+    np.seterr(all="ignore")
+
+
 def new_optimizer_state(n_params, dtype, solver):
     """Moments and step count of the fused optimizer, as plain arrays and ints."""
     return {"m": np.zeros(n_params, dtype), "v": np.zeros(n_params, dtype)
@@ -165,7 +172,8 @@ class Trainer:
 
     def __enter__(self):
         if self.max_parts > 1:
-            self._executor = ThreadPoolExecutor(self.max_parts - 1)
+            self._executor = ThreadPoolExecutor(self.max_parts - 1,
+                                                initializer=_ignore_fp_warnings)
             self._blas = _threads.single_threaded_blas()
         else:
             self._blas = nullcontext()
@@ -249,13 +257,26 @@ class Trainer:
         return loss
 
     def epoch(self, data, order):
-        """One pass over ``data`` in the row order ``order``; the mean minibatch loss
-        weighted by minibatch size."""
-        total = 0.0
+        """One pass over ``data`` in the row order ``order``.
+
+        Returns
+        -------
+        loss : float
+            The mean of the minibatch losses weighted by minibatch size.
+        first_loss : float
+            The first minibatch's loss (computed before any update of the
+            epoch): not finite means the epoch started from broken parameters.
+        """
+        total, first_loss = 0.0, None
         for start in range(0, order.shape[0], self.batch_size):
             rows = order[start:start + self.batch_size]
-            total += self.step(data, rows) * rows.shape[0]
-        return total / order.shape[0]
+            loss = self.step(data, rows)
+            total += loss * rows.shape[0]
+            if first_loss is None:
+                first_loss = loss
+            if not np.isfinite(total):
+                break  # the epoch is lost; skip its remaining minibatches
+        return total / order.shape[0], first_loss
 
 
 def predict(model, coefs, X, lengths=None):
@@ -295,13 +316,16 @@ def _in_chunks(run_chunk, model, X, lengths):
         edges = _threads.split(n_samples, n_parts)
         bounds = list(zip(edges[:-1], edges[1:]))
     outputs = [None] * len(bounds)
+    errstate = np.geterr()  # worker threads follow the caller's np.errstate
 
     def run(first):
         # chunks first, first + n_parts, ... share one workspace, in turn
         ws = Workspace(model.dtype)
-        for c in range(first, len(bounds), n_parts):
-            lo, hi = bounds[c]
-            outputs[c] = run_chunk(X[lo:hi], None if lengths is None else lengths[lo:hi], ws)
+        with np.errstate(**errstate):
+            for c in range(first, len(bounds), n_parts):
+                lo, hi = bounds[c]
+                outputs[c] = run_chunk(X[lo:hi], None if lengths is None else lengths[lo:hi],
+                                       ws)
 
     if n_parts == 1:
         run(0)

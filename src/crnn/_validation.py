@@ -33,8 +33,11 @@ def check_sequences(X, dtype, name="X"):
                         f"of shape (n_samples, n_timesteps[, n_features]).")
     if isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X):
         return _pad_ragged(X, dtype, name)
-    X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False,
-                    input_name=name, ensure_min_features=1)
+    # Overflow casting to float32 and +inf - inf in the finiteness checks
+    # only lead to the "contains infinity" error: no NumPy warning first.
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False,
+                        input_name=name, ensure_min_features=1)
     if X.ndim == 2:
         X = X[:, :, np.newaxis]
     elif X.ndim != 3:
@@ -201,6 +204,17 @@ def check_target_length(X, y):
     if n_targets != X.shape[0]:
         raise ValueError(f"X and y have inconsistent numbers of samples: "
                          f"X has {X.shape[0]}, y has {n_targets}.")
+
+
+def check_label_values(y):
+    """Class labels stored as floats must be finite: NaN is no label.
+
+    Checked before scikit-learn's ``type_of_target``, which casts NaN to int
+    with a leaked RuntimeWarning before it raises.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError("Input y contains NaN or infinity; class labels must be finite.")
 
 
 def check_target_steps(X, y):

@@ -18,6 +18,8 @@ Shapes (batch-first, like ``torch.nn.RNN(batch_first=True)``):
 Everything is computed in ``X``'s dtype if it is float32 or float64 (else
 float64); parameters are converted to it. The kernels release the GIL.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from crnn import _layers, _spec
@@ -93,11 +95,26 @@ class _Sequences:
         return out
 
 
+def _real_array(a, dtype, name):
+    """``a`` as a C-contiguous ``dtype`` array; complex or non-numeric is a TypeError
+    (NumPy would drop imaginary parts with only a warning)."""
+    a = np.asarray(a)
+    if a.dtype.kind == "c":
+        raise TypeError(f"{name} is complex ({a.dtype}); crnn computes with real numbers")
+    if a.dtype.kind in "USVMm":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if a.dtype.kind not in "biuf":
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}") from exc
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 def _as_float(X):
     X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    return X
+    return _real_array(X, X.dtype if X.dtype in (np.float32, np.float64) else np.float64,
+                       "X")
 
 
 def _check_layers(cell, layers, n_features, dtype, direction):
@@ -110,13 +127,16 @@ def _check_layers(cell, layers, n_features, dtype, direction):
     checked = []
     n_in = n_features
     for k, p in enumerate(layers):
+        if not isinstance(p, Mapping):
+            raise TypeError(f"layers[{k}] must be a dict with {list(_spec.PARAM_NAMES)}, "
+                            f"got {type(p).__name__}")
         names = [name + suffix for suffix in suffixes for name in _spec.PARAM_NAMES]
         missing = [name for name in names if name not in p]
         if missing:
             hint = " (direction='bidirectional' needs the _reverse weights too)" \
                 if direction == "bidirectional" else ""
             raise ValueError(f"layer {k} is missing {missing}{hint}")
-        q = {name: np.ascontiguousarray(p[name], dtype=dtype) for name in names}
+        q = {name: _real_array(p[name], dtype, f"layer {k} {name}") for name in names}
         n_hidden = q["W_hh"].shape[-1] if q["W_hh"].ndim == 2 else -1
         for suffix in suffixes:
             expected = {"W_ih": (n_gates * n_hidden, n_in),
@@ -127,6 +147,8 @@ def _check_layers(cell, layers, n_features, dtype, direction):
                     raise ValueError(
                         f"layer {k} {name + suffix} has shape {q[name + suffix].shape}; a "
                         f"{cell} layer with {n_in} inputs and H={n_hidden} needs {shape}")
+                if not np.all(np.isfinite(q[name + suffix])):
+                    raise ValueError(f"layer {k} {name + suffix} contains NaN or infinity")
         checked.append(q)
         n_in = len(suffixes) * n_hidden
     return checked
@@ -143,7 +165,7 @@ def _check_states(states, layers, n_samples, dtype, name, n_dir):
         if s is None:
             out.append(None)
             continue
-        s = np.ascontiguousarray(s, dtype=dtype)
+        s = _real_array(s, dtype, f"{name}[{k}]")
         if s.shape != shape:
             raise ValueError(f"{name}[{k}] has shape {s.shape}, expected {shape}")
         if not np.all(np.isfinite(s)):
@@ -208,10 +230,13 @@ def _backward(cache, d_output, d_h_n, d_c_n, truncate=None):
     dtype = cache.stack.inputs[0].dtype
     n_samples, n_steps = seqs.n_samples, seqs.n_steps
     n_dir = 2 if cache.direction == "bidirectional" else 1
-    d_output = np.asarray(d_output, dtype=dtype)
+    d_output = _real_array(d_output, dtype, "d_output")
     expected = (n_samples, n_steps, cache.width)
     if d_output.shape != expected:
         raise ValueError(f"d_output has shape {d_output.shape}, expected {expected}")
+    valid = d_output if seqs.rows is None else d_output[seqs.rows]
+    if not np.all(np.isfinite(valid)):
+        raise ValueError("d_output contains NaN or infinity")
     d_h_n = seqs.sort(_check_states(d_h_n, cache.layers, n_samples, dtype, "d_h_n", n_dir))
     d_c_n = seqs.sort(_check_states(d_c_n, cache.layers, n_samples, dtype, "d_c_n", n_dir))
     d_layers = [{name: np.empty_like(value) for name, value in p.items()}
