@@ -13,13 +13,13 @@
 #         compile flags checked for host-specific ones, python -m crnn --quick.
 # oldest  the oldest Python's wheel with the oldest dependency versions
 #         pyproject.toml declares (tools/oldest_deps.py), and the tests.
-# Without --only all three run. Outputs: DIR (default dist/) holds the sdist,
+# Without --only all three run. Outputs: DIR (default build/release) holds the sdist,
 # DIR/wheelhouse the repaired wheels, DIR/summary.txt one line per tested
 # environment (wheel tag, pytest summary) and the seconds each stage took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-OUT="$ROOT/dist"
+OUT="$ROOT/build/release"   # build/ is ignored by git
 PYTHONS=()
 ONLY=""
 while [[ $# -gt 0 ]]; do
