@@ -41,8 +41,7 @@
 #include <string.h>
 #include "_activations.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && (__GNUC__ >= 12)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && (__GNUC__ >= 12)
 #define CRNN_SIMD_DISPATCH 1
 #else
 #define CRNN_SIMD_DISPATCH 0
