@@ -7,7 +7,8 @@
 #         twine check; pip install of the sdist into a fresh venv; the tests.
 # wheels  for every CPython 3.10-3.13 found (or each --python): a wheel built
 #         from the sdist in an isolated build, repaired to a manylinux tag by
-#         auditwheel, twine check; then a fresh venv of that Python, the
+#         auditwheel, its machine code checked for AVX outside the dispatched
+#         gate passes (tools/check_portable.py), twine check; then a fresh venv of that Python, the
 #         wheel with its test extra, the tests run from a copy of tests/
 #         outside the repository (crnn must import from site-packages), the
 #         compile flags checked for host-specific ones, python -m crnn --quick.
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --out) OUT=$(realpath -m "$2"); shift 2 ;;
         --python) PYTHONS+=("$2"); shift 2 ;;
         --only) ONLY="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n "2,23p" "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -131,6 +132,8 @@ stage_wheel() {  # X.Y
     "$WORK/tools/bin/auditwheel" repair --wheel-dir "$OUT/wheelhouse" "$raw"/crnn-*.whl
     wheel=$(wheel_for "$v")
     "$WORK/tools/bin/auditwheel" show "$wheel"
+    # no host-specific code: VEX/EVEX only in the AVX2/AVX-512 gate passes
+    "$WORK/tools/bin/python" tools/check_portable.py "$wheel"
     "$WORK/tools/bin/twine" check --strict "$wheel"
 
     venv="$WORK/venv-test-$v"
