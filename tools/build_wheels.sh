@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --out) OUT=$(realpath -m "$2"); shift 2 ;;
         --python) PYTHONS+=("$2"); shift 2 ;;
         --only) ONLY="$2"; shift 2 ;;
-        -h|--help) sed -n "2,23p" "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ {print; next} NR > 1 {exit}' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
