@@ -3,48 +3,205 @@
  *
  * They are C rather than Cython so that each can be compiled three times,
  * for the x86-64 baseline (SSE2, 4 floats per instruction), x86-64-v3 (AVX2
- * and FMA, 8 floats) and x86-64-v4 (AVX-512, 16 floats), with the best one
- * the CPU supports chosen once at load time by the dynamic loader (GCC's
- * target_clones). A build therefore stays portable (no -march=native) yet
- * uses the wide units where they exist. The forward passes are dominated by
- * sigmoid and tanh; on this project's machines the x86-64-v3 clone
- * evaluates them about 3x faster than the baseline, and the x86-64-v4 clone
- * takes the LSTM inference row at H = 32 from 112 to 76 ns
- * (benchmarks/NOTES.md).
+ * and FMA, 8 floats) and x86-64-v4 (AVX-512, 16 floats), under distinct
+ * names (crnn_lstm_forward_row_f_sse2, _avx2, _avx512) with a target
+ * attribute each, so a build stays portable (no -march=native) yet uses the
+ * wide units where they exist. The forward passes are dominated by sigmoid
+ * and tanh; on this project's machines the x86-64-v3 code evaluates them
+ * about 3x faster than the baseline, and the x86-64-v4 code takes the LSTM
+ * inference row at H = 32 from 112 to 76 ns (benchmarks/NOTES.md).
+ *
+ * Dispatch is explicit rather than GCC's target_clones so that every level
+ * can be run and tested on a CPU that has the widest one: each level's
+ * functions form a table (struct crnn_rows_f / _d), and a constructor that
+ * runs when the extension module is loaded (i.e. at `import crnn`) points
+ * crnn_rows_f / crnn_rows_d at one table, chosen by crnn_simd_choose from
+ * the CPU's features (__builtin_cpu_supports, which also checks that the OS
+ * saves the wide registers) and the environment variable CRNN_SIMD
+ * (sse2, avx2 or avx512; unset, empty or "auto" picks the best). A value
+ * that is unknown or that the CPU cannot run falls back to the best
+ * supported level; crnn._simd warns about it in Python. Every extension
+ * that includes this header makes the same choice, since all read the same
+ * environment and CPU at load time. The public names the kernels call
+ * (crnn_lstm_forward_row_f, ..., declared in _gate_rows.pxd) are static
+ * inline wrappers that call through the chosen table: one indirect call
+ * per row, as the ifunc of target_clones was.
+ *
+ * Other compilers (and GCC before 12, which lacks the x86-64-vN names) or
+ * other architectures compile the baseline only, and the table starts
+ * there, so a build without the constructor still runs correctly.
  *
  * Every pointer is restrict: the kernels pass rows of distinct arrays.
- * The bodies live in _gate_rows.inc, included once per precision. */
+ * The bodies live in _gate_rows.inc, included once per precision and level. */
 #ifndef CRNN_GATE_ROWS_H
 #define CRNN_GATE_ROWS_H
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include "_activations.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && (__GNUC__ >= 12)
-#define CRNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && (__GNUC__ >= 12)
+#define CRNN_SIMD_DISPATCH 1
 #else
-#define CRNN_CLONES
+#define CRNN_SIMD_DISPATCH 0
 #endif
 
+/* Levels, in increasing width; bit 1 << level of a "supported" mask says
+ * the CPU can run that level. */
+enum { CRNN_SIMD_SSE2 = 0, CRNN_SIMD_AVX2 = 1, CRNN_SIMD_AVX512 = 2, CRNN_SIMD_N = 3 };
+/* CRNN_SIMD names of the levels; off x86-64 the one level is no SSE2 */
+#if defined(__x86_64__) || defined(_M_X64)
+static const char *const crnn_simd_names[CRNN_SIMD_N] = {"sse2", "avx2", "avx512"};
+#else
+static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "avx512"};
+#endif
+
+/* One level's functions for one precision, in _gate_rows.inc's order. */
+#define CRNN_ROWS_STRUCT(T, tag)                                                        \
+    struct tag {                                                                        \
+        void (*rnn_forward_row)(T *, const T *, const T *, ptrdiff_t, int);             \
+        void (*lstm_forward_row)(T *, const T *, const T *, const T *, T *, T *, T *,   \
+                                 ptrdiff_t);                                            \
+        void (*gru_forward_row)(T *, const T *, const T *, const T *, T *, const T *,   \
+                                T *, ptrdiff_t);                                        \
+        void (*rnn_infer_row)(const T *, const T *, T *, ptrdiff_t, int);               \
+        void (*lstm_infer_row)(T *, const T *, T *, T *, ptrdiff_t);                    \
+        void (*gru_infer_row)(T *, const T *, const T *, const T *, T *, ptrdiff_t);    \
+        void (*lstm_backward_row)(const T *, const T *, const T *, const T *,           \
+                                  const T *, T *, T *, ptrdiff_t);                      \
+        void (*gru_backward_row)(const T *, const T *, const T *, const T *, T *, T *,  \
+                                 ptrdiff_t);                                            \
+        void (*column_sums)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);           \
+    }
+CRNN_ROWS_STRUCT(float, crnn_rows_f_table);
+CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
+
+#define CRNN_CAT3_(a, b, c) a##b##c
+#define CRNN_CAT3(a, b, c) CRNN_CAT3_(a, b, c)
+#define CRNN_SUFFIX(name) CRNN_CAT3(name, CRNN_PRECISION, CRNN_LEVEL)
+
 #define CRNN_T float
-#define CRNN_SUFFIX(name) name##_f
+#define CRNN_PRECISION _f
+#define CRNN_ROWS_TABLE struct crnn_rows_f_table
 #define CRNN_SIGMOID crnn_sigmoidf
 #define CRNN_TANH crnn_tanhf
-#include "_gate_rows.inc"
+#include "_gate_rows_levels.h"
 #undef CRNN_T
-#undef CRNN_SUFFIX
+#undef CRNN_PRECISION
+#undef CRNN_ROWS_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
 
 #define CRNN_T double
-#define CRNN_SUFFIX(name) name##_d
+#define CRNN_PRECISION _d
+#define CRNN_ROWS_TABLE struct crnn_rows_d_table
 #define CRNN_SIGMOID crnn_sigmoid
 #define CRNN_TANH crnn_tanh
-#include "_gate_rows.inc"
+#include "_gate_rows_levels.h"
 #undef CRNN_T
-#undef CRNN_SUFFIX
+#undef CRNN_PRECISION
+#undef CRNN_ROWS_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
+
+/* The tables of the levels this build has (the baseline everywhere). */
+static const struct crnn_rows_f_table *const crnn_rows_f_levels[CRNN_SIMD_N] = {
+#if CRNN_SIMD_DISPATCH
+    &crnn_rows_f_sse2, &crnn_rows_f_avx2, &crnn_rows_f_avx512};
+#else
+    &crnn_rows_f_sse2, &crnn_rows_f_sse2, &crnn_rows_f_sse2};
+#endif
+static const struct crnn_rows_d_table *const crnn_rows_d_levels[CRNN_SIMD_N] = {
+#if CRNN_SIMD_DISPATCH
+    &crnn_rows_d_sse2, &crnn_rows_d_avx2, &crnn_rows_d_avx512};
+#else
+    &crnn_rows_d_sse2, &crnn_rows_d_sse2, &crnn_rows_d_sse2};
+#endif
+
+/* Mask of the levels this CPU (and build) can run: bit 1 << level. */
+static inline int crnn_simd_supported(void) {
+    int mask = 1 << CRNN_SIMD_SSE2;
+#if CRNN_SIMD_DISPATCH
+    __builtin_cpu_init();   /* may run before libgcc's own constructor */
+    if (__builtin_cpu_supports("x86-64-v3")) mask |= 1 << CRNN_SIMD_AVX2;
+    if (__builtin_cpu_supports("x86-64-v3") && __builtin_cpu_supports("x86-64-v4"))
+        mask |= 1 << CRNN_SIMD_AVX512;
+#endif
+    return mask;
+}
+
+/* The level to run for a CRNN_SIMD value (NULL when unset) and a mask of
+ * supported levels: the named level if the mask has it, else the widest in
+ * the mask. Never fails: a bad value only loses the override. */
+static inline int crnn_simd_choose(const char *request, int supported) {
+    int best = CRNN_SIMD_SSE2;
+    for (int level = 0; level < CRNN_SIMD_N; level++)
+        if (supported & (1 << level)) best = level;
+    if (request == NULL) return best;
+    for (int level = 0; level < CRNN_SIMD_N; level++)
+        if (strcmp(request, crnn_simd_names[level]) == 0)
+            return (supported & (1 << level)) ? level : best;
+    return best;
+}
+
+/* The chosen level and its tables; the baseline until the constructor runs. */
+static int crnn_simd_level = CRNN_SIMD_SSE2;
+static const struct crnn_rows_f_table *crnn_rows_f = &crnn_rows_f_sse2;
+static const struct crnn_rows_d_table *crnn_rows_d = &crnn_rows_d_sse2;
+
+#if defined(__GNUC__)
+__attribute__((constructor, used))
+#endif
+static void crnn_simd_init(void) {
+    crnn_simd_level = crnn_simd_choose(getenv("CRNN_SIMD"), crnn_simd_supported());
+    crnn_rows_f = crnn_rows_f_levels[crnn_simd_level];
+    crnn_rows_d = crnn_rows_d_levels[crnn_simd_level];
+}
+
+/* The names _gate_rows.pxd declares: one call through the chosen table.
+ * Arguments as documented at each body in _gate_rows.inc. */
+#define CRNN_ROWS_WRAPPERS(T, P)                                                        \
+static inline void crnn_rnn_forward_row##P(T *z, const T *b_ih, const T *b_hh,         \
+                                           ptrdiff_t n, int activation) {              \
+    crnn_rows##P->rnn_forward_row(z, b_ih, b_hh, n, activation);                       \
+}                                                                                       \
+static inline void crnn_lstm_forward_row##P(T *a, const T *b_ih, const T *b_hh,        \
+                                            const T *c_prev, T *c_next, T *h_next,     \
+                                            T *tc, ptrdiff_t n) {                      \
+    crnn_rows##P->lstm_forward_row(a, b_ih, b_hh, c_prev, c_next, h_next, tc, n);      \
+}                                                                                       \
+static inline void crnn_gru_forward_row##P(T *a, const T *hh, const T *b_ih,           \
+                                           const T *b_hh, T *hn, const T *h_prev,      \
+                                           T *h_next, ptrdiff_t n) {                   \
+    crnn_rows##P->gru_forward_row(a, hh, b_ih, b_hh, hn, h_prev, h_next, n);           \
+}                                                                                       \
+static inline void crnn_rnn_infer_row##P(const T *z, const T *bias, T *h, ptrdiff_t n, \
+                                         int activation) {                             \
+    crnn_rows##P->rnn_infer_row(z, bias, h, n, activation);                            \
+}                                                                                       \
+static inline void crnn_lstm_infer_row##P(T *a, const T *bias, T *c, T *h,             \
+                                          ptrdiff_t n) {                               \
+    crnn_rows##P->lstm_infer_row(a, bias, c, h, n);                                    \
+}                                                                                       \
+static inline void crnn_gru_infer_row##P(T *gx, const T *hh, const T *b_ih,            \
+                                         const T *b_hh, T *h, ptrdiff_t n) {           \
+    crnn_rows##P->gru_infer_row(gx, hh, b_ih, b_hh, h, n);                             \
+}                                                                                       \
+static inline void crnn_lstm_backward_row##P(const T *a, const T *tc, const T *c_prev, \
+                                             const T *dh_in, const T *dh, T *dc, T *d, \
+                                             ptrdiff_t n) {                            \
+    crnn_rows##P->lstm_backward_row(a, tc, c_prev, dh_in, dh, dc, d, n);               \
+}                                                                                       \
+static inline void crnn_gru_backward_row##P(const T *a, const T *hn, const T *h_prev,  \
+                                            const T *dh_in, T *dh, T *d, ptrdiff_t n) { \
+    crnn_rows##P->gru_backward_row(a, hn, h_prev, dh_in, dh, d, n);                    \
+}                                                                                       \
+static inline void crnn_column_sums##P(const T *A, ptrdiff_t n_rows, ptrdiff_t n_cols, \
+                                       ptrdiff_t ld, T *out) {                         \
+    crnn_rows##P->column_sums(A, n_rows, n_cols, ld, out);                             \
+}
+CRNN_ROWS_WRAPPERS(float, _f)
+CRNN_ROWS_WRAPPERS(double, _d)
 
 #endif

@@ -1,5 +1,6 @@
 # Declarations of the fused per-row elementwise passes in _gate_rows.h
-# (C, compiled for SSE2 and AVX2+FMA with run-time selection).
+# (C, compiled for SSE2, AVX2+FMA and AVX-512; each name calls the path
+# chosen when crnn is imported, see crnn._simd).
 from cython cimport floating
 
 cdef extern from "_gate_rows.h" nogil:

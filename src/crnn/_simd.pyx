@@ -1,0 +1,68 @@
+"""Which SIMD path the row passes of _gate_rows.h run on in this process.
+
+The choice is made in C when each extension module is loaded (at
+``import crnn``), from the CPU's features and the environment variable
+``CRNN_SIMD`` (``sse2``, ``avx2``, ``avx512``; unset, empty or ``auto``
+picks the widest the CPU supports). A value that is unknown, or names a
+path this CPU cannot run, falls back to the widest supported path; this
+module warns about it once, when crnn is imported.
+"""
+import os
+import warnings
+
+cdef extern from "_gate_rows.h" nogil:
+    enum: CRNN_SIMD_N
+    const char* crnn_simd_names[]
+    int crnn_simd_level
+    int crnn_simd_supported()
+    int crnn_simd_choose(const char* request, int supported)
+
+
+def _names(int mask):
+    return [crnn_simd_names[level].decode() for level in range(CRNN_SIMD_N)
+            if mask & (1 << level)]
+
+
+def simd_path():
+    """Name of the SIMD path in use: ``"sse2"``, ``"avx2"`` or ``"avx512"``."""
+    return crnn_simd_names[crnn_simd_level].decode()
+
+
+def supported_paths():
+    """Names of the SIMD paths this CPU and build can run, narrowest first."""
+    return _names(crnn_simd_supported())
+
+
+def _choose(request, int supported):
+    """The path the C dispatcher picks for a CRNN_SIMD value (None: unset)
+    and a mask of supported levels (bit ``1 << level``); for tests."""
+    cdef const char* c_request = NULL
+    cdef bytes raw
+    if request is not None:
+        raw = request.encode()
+        c_request = raw
+    return crnn_simd_names[crnn_simd_choose(c_request, supported)].decode()
+
+
+def _warn(message):
+    # attributed to this module: a warning raised at import would otherwise
+    # point into importlib
+    warnings.warn_explicit(message, RuntimeWarning, __file__, 0, module=__name__)
+
+
+def _check_request():
+    """Warn if CRNN_SIMD could not be honoured (the C side just falls back)."""
+    request = os.environ.get("CRNN_SIMD")
+    if request is None or request in ("", "auto"):
+        return
+    known = _names((1 << CRNN_SIMD_N) - 1)
+    supported = supported_paths()
+    if request not in known:
+        _warn(f"CRNN_SIMD={request!r} is not one of {', '.join(known)} or auto; "
+              f"crnn uses the {simd_path()} path")
+    elif request not in supported:
+        _warn(f"CRNN_SIMD={request!r}: this CPU (or build) cannot run that path "
+              f"(it supports {', '.join(supported)}); crnn uses the {simd_path()} path")
+
+
+_check_request()
