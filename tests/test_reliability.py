@@ -7,7 +7,6 @@ compared with the exact parameters of the last clean epoch.
 import gc
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -380,12 +379,9 @@ def test_many_threads_predict_on_one_fitted_estimator():
 
 # ------------------------------------------------------------------- leaks
 def test_fit_predict_cycles_do_not_leak():
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
-    try:
-        import leak_check
-    finally:
-        sys.path.pop(0)
-    report = leak_check.run(cycles=120, warmup=30)
+    from ._leak import run
+
+    report = run(cycles=120, warmup=30)
     # a leak of one small array per cycle (>= 4 kB) would add 360 kB here
     assert report["growth_bytes"] < 3 * 1024 * 1024, report
     assert report["slope_bytes_per_cycle"] < 2048, report
