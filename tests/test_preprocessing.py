@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
@@ -19,7 +20,9 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (MinMaxScaler, OneHotEncoder, PolynomialFeatures,
                                    StandardScaler)
+from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.fixes import parse_version
 
 from crnn import RNNClassifier, RNNRegressor
 from crnn.preprocessing import PerStep, SequenceScaler, make_windows
@@ -50,7 +53,21 @@ TRANSFORMERS = [
 ]
 
 
-@parametrize_with_checks(TRANSFORMERS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+
+def _expected_failed(estimator):
+    failed = dict(EXPECTED_FAILED)
+    # Before scikit-learn 1.8 this check casts X to int32 for an estimator with
+    # the categorical input tag (PerStep(OneHotEncoder) inherits it) and then
+    # subtracts a float mean in place, so it fails inside the check itself.
+    if (parse_version(sklearn.__version__) < parse_version("1.8")
+            and get_tags(estimator).input_tags.categorical):
+        failed["check_positive_only_tag_during_fit"] = (
+            "scikit-learn < 1.8 casts a categorical estimator's X to int32, then "
+            "subtracts a float in place (fixed in 1.8)")
+    return failed
+
+
+@parametrize_with_checks(TRANSFORMERS, expected_failed_checks=_expected_failed)
 def test_sklearn_compatible_transformer(estimator, check):
     check(estimator)
 
