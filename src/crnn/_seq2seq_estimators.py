@@ -316,6 +316,11 @@ validation_scores_, best_validation_score_
     _loss_name = "squared"
     _min_validation = 2
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True   # (T_i, n_outputs) target sequences
+        return tags
+
     def partial_fit(self, X, y):
         """Run one epoch over ``(X, y)``, keeping the optimizer state.
 
