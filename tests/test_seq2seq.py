@@ -349,3 +349,26 @@ def test_learns_to_map_a_curve_to_another_of_other_length():
     reg = _fit(Seq2SeqRegressor(cell="gru", hidden_layer_sizes=(32,), max_iter=30,
                                 learning_rate_init=0.01, random_state=0), X, y)
     assert reg.score(X_test, y_test) >= 0.9   # measured 0.983
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_threaded_fit_and_decode_match_one_thread(cell, monkeypatch):
+    # data-parallel parts sum the same gradient in another order (float64:
+    # equal to rounding); predict decodes chunks on several threads
+    from crnn import _threads, _training
+
+    rng = np.random.default_rng(7)
+    X, y = _reverse_data(rng, 96, high=6)
+    fits = {}
+    for n in (1, 3):
+        with _threads._forced_threads(n):
+            fits[n] = _fit(_small_classifier(cell=cell, dtype="float64", batch_size=48), X, y)
+    np.testing.assert_allclose(fits[3].loss_curve_, fits[1].loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(fits[3]._params, fits[1]._params, rtol=1e-9, atol=1e-12)
+    serial = fits[1].predict(X)
+    monkeypatch.setattr(_training, "PREDICT_CHUNK", 7)
+    with _threads._forced_threads(3):
+        threaded = fits[1].predict(X)
+    assert len(threaded) == len(serial)
+    for a, b in zip(threaded, serial):
+        np.testing.assert_array_equal(a, b)

@@ -246,8 +246,12 @@ class Seq2SeqNetwork(Model):
                                           False, lengths=lengths, final_states=True)
         return h_n, c_n
 
-    def decode_raw(self, coefs, X, ws, lengths=None, max_length=1, end_index=-1):
+    def decode_raw(self, coefs, X, ws, lengths=None, max_length=1, end_index=-1, trim=True):
         """Greedy decoding in the compiled loop (``_recurrent.decode``).
+
+        With ``trim=False`` the arrays keep all ``max_length`` steps (zeros
+        past the steps run) and the steps run come fourth, as a (N,) array,
+        so that chunks decoded apart concatenate.
 
         Returns
         -------
@@ -288,6 +292,8 @@ class Seq2SeqNetwork(Model):
             ws.get("proj", (n_samples, n_gates)), ws.get("hh", (n_samples, n_gates)),
             readout["W_out"], readout["b_out"], readout["start"], self.loss == "log",
             int(end_index), out, labels, out_lengths)
+        if not trim:
+            return out, labels, out_lengths, np.full(n_samples, n_run, np.intp)
         return out[:, :n_run], labels[:, :n_run], out_lengths
 
     def teacher_forced_raw(self, coefs, X, lengths, dec_inputs, ws):

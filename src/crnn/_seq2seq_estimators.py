@@ -22,7 +22,6 @@ from crnn._estimators import _BaseRNN
 from crnn._seq2seq import Seq2SeqData
 from crnn._validation import (check_label_values, check_n_features, check_sequences,
                               check_target_length, check_targets_present)
-from crnn._layers import Workspace
 
 _NOT_APPLICABLE = ("return_sequences", "bidirectional")
 
@@ -173,8 +172,8 @@ class _BaseSeq2Seq(_BaseRNN):
             X, lengths = check_sequences(X, self._fitted_dtype())
         check_n_features(self, X, reset=False)
         X = np.ascontiguousarray(X)
-        return self._network.decode_raw(self.coefs_, X, Workspace(self._fitted_dtype()),
-                                        lengths, self._output_length(), self._end_index())
+        return _training.decode(self._network, self.coefs_, X, lengths, self._output_length(),
+                                self._end_index())
 
     def _end_index(self):
         return -1

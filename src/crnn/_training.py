@@ -317,9 +317,29 @@ def forecast(model, coefs, X, lengths, steps):
                       model, X, lengths)
 
 
+def decode(model, coefs, X, lengths, max_length, end_index=-1):
+    """Greedy decoding of an encoder-decoder (``Seq2SeqNetwork.decode_raw``) in
+    chunks, one thread per part.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_run, n_outputs)
+    labels : ndarray of int of shape (n_samples, n_run)
+    out_lengths : ndarray of int of shape (n_samples,)
+        ``n_run`` is the most steps any chunk ran (chunks stop early once all
+        their sequences have ended).
+    """
+    out, labels, out_lengths, n_run = _in_chunks(
+        lambda Xc, lc, ws: model.decode_raw(coefs, Xc, ws, lc, max_length, end_index,
+                                            trim=False), model, X, lengths)
+    n_run = int(n_run.max())
+    return out[:, :n_run], labels[:, :n_run], out_lengths
+
+
 def _in_chunks(run_chunk, model, X, lengths):
     """Concatenated ``run_chunk(X_chunk, lengths_chunk, workspace)`` over chunks
-    of at most PREDICT_CHUNK sequences, shared out over crnn's threads."""
+    of at most PREDICT_CHUNK sequences, shared out over crnn's threads (a
+    tuple of arrays is concatenated item by item)."""
     n_samples = X.shape[0]
     n_parts = _threads.n_parts(n_samples)
     bounds = [(start, min(start + PREDICT_CHUNK, n_samples))
@@ -347,4 +367,6 @@ def _in_chunks(run_chunk, model, X, lengths):
             run(0)
             for f in futures:
                 f.result()
+    if isinstance(outputs[0], tuple):
+        return tuple(np.concatenate(items, axis=0) for items in zip(*outputs))
     return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
