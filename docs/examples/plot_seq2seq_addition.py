@@ -1,7 +1,7 @@
 """
-=============================================
+==============================================
 Adding numbers with a sequence-to-sequence RNN
-=============================================
+==============================================
 
 A :class:`crnn.Seq2SeqClassifier` learns to add: it reads a sum written as
 characters, such as ``"12+45"``, and writes the answer ``"57"`` one digit at
