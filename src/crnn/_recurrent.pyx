@@ -453,7 +453,7 @@ def forecast(int cell, int activation,
 
 
 def decode(int cell, int activation,
-           const floating[::1] W_cats,         # IN: each decoder layer's W_cat (G*H_k, I_k + H_k), flat
+           const floating[::1] W_cats,         # IN: each layer's W_cat (G*H_k, I_k + H_k), flat
            const floating[::1] b_ihs,          # IN: each layer's b_ih (G*H_k,), flat
            const floating[::1] b_hhs,          # IN: each layer's b_hh, flat
            const floating[::1] biases,         # IN: each layer's b_ih + b_hh, flat

@@ -24,8 +24,6 @@ from crnn._layers import Packing
 from crnn._model import Model
 from crnn._network import RecurrentNetwork
 
-LOSSES = ("squared", "log")
-
 
 class Seq2SeqData:
     """A fit's (input, target) sequence pairs, prepared once for minibatch gathers.
