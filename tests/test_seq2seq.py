@@ -372,3 +372,16 @@ def test_threaded_fit_and_decode_match_one_thread(cell, monkeypatch):
     assert len(threaded) == len(serial)
     for a, b in zip(threaded, serial):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fit_too_large_for_memory_fails_fast(monkeypatch):
+    # the estimate covers both stacks and fails before anything is allocated
+    from crnn import _memory
+
+    rng = np.random.default_rng(8)
+    X, y = _curve_data(rng, 64)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 50_000)
+    reg = Seq2SeqRegressor(hidden_layer_sizes=(32,), batch_size=64, max_iter=1)
+    with pytest.raises(MemoryError, match="lower batch_size"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "coefs_")

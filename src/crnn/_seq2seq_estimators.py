@@ -17,11 +17,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from crnn import _training
+from crnn import _memory, _threads, _training
 from crnn._estimators import _BaseRNN
 from crnn._seq2seq import Seq2SeqData
 from crnn._validation import (check_label_values, check_n_features, check_sequences,
-                              check_target_length, check_targets_present)
+                              check_target_length, check_targets_present,
+                              resolve_batch_size)
 
 _NOT_APPLICABLE = ("return_sequences", "bidirectional")
 
@@ -203,6 +204,19 @@ class _BaseSeq2Seq(_BaseRNN):
         check_n_features(self, X, reset=reinit)
         rng = check_random_state(self.random_state)
         n_outputs = self._n_outputs_for_fit(targets)
+        # fail fast, before the parameters, copies and caches are allocated:
+        # the encoder as a many-to-one stack over X, the decoder as a
+        # many-to-many one over the targets
+        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
+        n_parts = _threads.n_parts(batch_size)
+        n_steps = X.shape[1] if lengths is None else int(lengths.max())
+        _memory.check_training_memory(
+            _memory.training_bytes(self.cell, X.shape[0], n_steps, X.shape[2],
+                                   self._hidden_sizes(), n_outputs, batch_size,
+                                   self._dtype().itemsize, False, n_parts)
+            + _memory.training_bytes(self.cell, X.shape[0], int(target_lengths.max()),
+                                     n_outputs, self._hidden_sizes(), n_outputs, batch_size,
+                                     self._dtype().itemsize, True, n_parts), batch_size)
         if reinit:
             self._initialize(X.shape[2], n_outputs, rng)
             self.max_target_length_ = 0
