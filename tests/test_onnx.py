@@ -217,3 +217,22 @@ def test_float_and_bool_labels_export_as_int64(labels):
     assert label.dtype == np.int64
     np.testing.assert_array_equal(label, model.predict(X).astype(np.int64))
     _assert_close(proba, model.predict_proba(X))
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_seq2seq_estimators_are_refused(kind):
+    from crnn import Seq2SeqClassifier, Seq2SeqRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 5, 2)).astype(np.float32)
+    if kind == "regressor":
+        model = Seq2SeqRegressor(hidden_layer_sizes=(4,), max_iter=1)
+        y = rng.normal(size=(12, 3))
+    else:
+        model = Seq2SeqClassifier(hidden_layer_sizes=(4,), max_iter=1)
+        y = [rng.integers(0, 3, n) for n in rng.integers(1, 4, 12)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="cannot be exported to ONNX yet"):
+        to_onnx(model)

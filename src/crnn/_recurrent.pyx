@@ -450,3 +450,109 @@ def forecast(int cell, int activation,
                         out[b, s, j] += b_out[j]
         finally:
             crnn_fp_exit(fp)
+
+
+def decode(int cell, int activation,
+           const floating[::1] W_cats,         # IN: each layer's W_cat (G*H_k, I_k + H_k), flat
+           const floating[::1] b_ihs,          # IN: each layer's b_ih (G*H_k,), flat
+           const floating[::1] b_hhs,          # IN: each layer's b_hh, flat
+           const floating[::1] biases,         # IN: each layer's b_ih + b_hh, flat
+           const Py_ssize_t[::1] sizes,        # IN (L + 1,): O, H_0, ..., H_{L-1}
+           floating[::1] xhs,                  # IN/OUT: each layer's (B, I_k + H_k) rows, flat;
+                                               # the h columns hold the encoder's final states
+           floating[::1] cs,                   # IN/OUT: each layer's c (B, H_k), flat (LSTM)
+           floating[:, ::1] proj,              # WORK (B, G*H_max)
+           floating[:, ::1] hh,                # WORK (B, G*H_max) (GRU)
+           const floating[:, ::1] W_out,       # IN (O, H_{L-1})
+           const floating[::1] b_out,          # IN (O,)
+           const floating[::1] start,          # IN (O,): the decoder's input at step 0
+           bint classify,                      # feed back one-hot argmax (else the outputs)
+           Py_ssize_t end_index,               # classify: stop a row after this class; -1: never
+           floating[:, :, ::1] out,            # OUT (B, steps, O): readout (values or logits)
+           Py_ssize_t[:, ::1] labels,          # OUT (B, steps): argmax per step (classify)
+           Py_ssize_t[::1] lengths):           # OUT (B,): steps up to and including end_index
+    """Greedy decoding of a sequence-to-sequence decoder for the whole batch.
+
+    Step s feeds ``start`` (s = 0) or the previous step's output (the
+    regression values, or the one-hot of the argmax class) through every
+    layer and reads out the top state into out[:, s]. Stops after
+    ``steps`` steps or, with ``end_index``, once every row has emitted it.
+    One call, no Python per step.
+
+    Returns
+    -------
+    n_run : int
+        Steps run (out[:, n_run:] is left untouched).
+    """
+    cdef:
+        crnn_fpstate fp
+        Py_ssize_t n_layers = sizes.shape[0] - 1
+        Py_ssize_t batch = out.shape[0]
+        Py_ssize_t n_out = out.shape[2]
+        Py_ssize_t n_steps = out.shape[1]
+        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, w_off, b_off, x_off, c_off, best
+        Py_ssize_t top_off, top_cat, top_in, n_done = 0, n_run = n_steps
+        floating* c_rows
+        floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
+        floating* x_row
+    x_off = 0
+    for k in range(n_layers - 1):
+        x_off += batch * (sizes[k] + sizes[k + 1])
+    top_off, top_in = x_off, sizes[n_layers - 1]
+    top_cat = top_in + sizes[n_layers]
+    for b in range(batch):
+        lengths[b] = 0   # 0: still running
+    with nogil:
+        fp = crnn_fp_enter(_flush)
+        try:
+            for s in range(n_steps):
+                w_off = b_off = x_off = c_off = 0
+                for k in range(n_layers):
+                    n_in, n_hidden = sizes[k], sizes[k + 1]
+                    n_cat = n_in + n_hidden
+                    for b in range(batch):
+                        x_row = &xhs[x_off + b * n_cat]
+                        if k > 0:        # the layer below's new state
+                            memcpy(x_row, &xhs[x_off - batch * (sizes[k - 1] + n_in)
+                                               + b * (sizes[k - 1] + n_in) + sizes[k - 1]],
+                                   n_in * sizeof(floating))
+                        elif s == 0:
+                            memcpy(x_row, &start[0], n_in * sizeof(floating))
+                        elif classify:   # one-hot of the previous step's class
+                            memset(x_row, 0, n_in * sizeof(floating))
+                            x_row[labels[b, s - 1]] = 1
+                        else:            # the previous prediction is the next input
+                            memcpy(x_row, &out[b, s - 1, 0], n_in * sizeof(floating))
+                    c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
+                    _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
+                                &b_ihs[b_off], &b_hhs[b_off], &biases[b_off], &xhs[x_off],
+                                c_rows, &proj[0, 0], hh_rows)
+                    w_off += _n_gates(cell, n_hidden) * n_cat
+                    b_off += _n_gates(cell, n_hidden)
+                    x_off += batch * n_cat
+                    c_off += batch * n_hidden
+                gemm(NoTrans, Trans, batch, n_out, top_cat - top_in,
+                     1, &xhs[top_off + top_in], top_cat, &W_out[0, 0], top_cat - top_in,
+                     0, &out[0, s, 0], n_steps * n_out)
+                for b in range(batch):
+                    for j in range(n_out):
+                        out[b, s, j] += b_out[j]
+                if classify:
+                    for b in range(batch):
+                        best = 0
+                        for j in range(1, n_out):
+                            if out[b, s, j] > out[b, s, best]:
+                                best = j
+                        labels[b, s] = best
+                        if end_index >= 0 and lengths[b] == 0 and best == end_index:
+                            lengths[b] = s + 1
+                            n_done += 1
+                    if end_index >= 0 and n_done == batch:
+                        n_run = s + 1
+                        break
+            for b in range(batch):
+                if lengths[b] == 0:
+                    lengths[b] = n_run
+        finally:
+            crnn_fp_exit(fp)
+    return n_run

@@ -33,7 +33,12 @@ PREDICT_CHUNK = 512
 
 
 def build_model(config):
-    """The model a plain config dict describes (what an estimator keeps)."""
+    """The model a plain config dict describes (what an estimator keeps):
+    ``config["model"] == "seq2seq"`` is an encoder-decoder, anything else
+    (older pickles have no "model" key) a :class:`RecurrentNetwork`."""
+    if config.get("model") == "seq2seq":
+        from crnn._seq2seq import Seq2SeqNetwork
+        return Seq2SeqNetwork.from_config(config)
     return RecurrentNetwork.from_config(config)
 
 
@@ -69,6 +74,10 @@ class SequenceData:
     @property
     def n_samples(self):
         return self.X_tm.shape[1]
+
+    def n_predictions(self, rows):
+        """Predicted rows of ``rows`` (sequences, or valid steps per step)."""
+        return int(self.lengths[rows].sum()) if self.per_step else rows.shape[0]
 
     def gather(self, rows):
         """Packed (X, targets, Packing) of ``rows``, which are sorted longest first."""
@@ -192,18 +201,21 @@ class Trainer:
         order = np.argsort(-data.lengths[rows], kind="stable")
         rows = rows[order]
         n_parts = min(self.max_parts, max(1, rows.shape[0] // _threads.MIN_ROWS_PER_PART))
-        n_predictions = int(data.lengths[rows].sum()) if data.per_step else rows.shape[0]
+        n_predictions = data.n_predictions(rows)
         masks = self._dropout_masks(int(data.lengths[rows[0]]), rows.shape[0])
         parts = []
         for p in range(n_parts):
-            X, targets, packing = data.gather(rows[p::n_parts] if n_parts > 1 else rows)
+            # a model's data may add what else its parts need (an encoder-decoder's
+            # decoder rows) as a fourth item
+            X, targets, packing, *extra = data.gather(rows[p::n_parts] if n_parts > 1 else rows)
             part_masks = None
             if masks:
                 # the part's sequences are minibatch slots p, p + P, ...
                 steps, slots = packing.time_major_index()
                 part_masks = [m[steps, p + slots * n_parts] for m in masks]
             parts.append(Minibatch(X, packing, targets, n_predictions,
-                                   dropout_masks=part_masks, truncate=self.hyper.truncate))
+                                   dropout_masks=part_masks, truncate=self.hyper.truncate,
+                                   extra=extra[0] if extra else None))
         return parts
 
     def _dropout_masks(self, n_steps, batch):
@@ -305,9 +317,29 @@ def forecast(model, coefs, X, lengths, steps):
                       model, X, lengths)
 
 
+def decode(model, coefs, X, lengths, max_length, end_index=-1):
+    """Greedy decoding of an encoder-decoder (``Seq2SeqNetwork.decode_raw``) in
+    chunks, one thread per part.
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_run, n_outputs)
+    labels : ndarray of int of shape (n_samples, n_run)
+    out_lengths : ndarray of int of shape (n_samples,)
+        ``n_run`` is the most steps any chunk ran (chunks stop early once all
+        their sequences have ended).
+    """
+    out, labels, out_lengths, n_run = _in_chunks(
+        lambda Xc, lc, ws: model.decode_raw(coefs, Xc, ws, lc, max_length, end_index,
+                                            trim=False), model, X, lengths)
+    n_run = int(n_run.max())
+    return out[:, :n_run], labels[:, :n_run], out_lengths
+
+
 def _in_chunks(run_chunk, model, X, lengths):
     """Concatenated ``run_chunk(X_chunk, lengths_chunk, workspace)`` over chunks
-    of at most PREDICT_CHUNK sequences, shared out over crnn's threads."""
+    of at most PREDICT_CHUNK sequences, shared out over crnn's threads (a
+    tuple of arrays is concatenated item by item)."""
     n_samples = X.shape[0]
     n_parts = _threads.n_parts(n_samples)
     bounds = [(start, min(start + PREDICT_CHUNK, n_samples))
@@ -335,4 +367,6 @@ def _in_chunks(run_chunk, model, X, lengths):
             run(0)
             for f in futures:
                 f.result()
+    if isinstance(outputs[0], tuple):
+        return tuple(np.concatenate(items, axis=0) for items in zip(*outputs))
     return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]

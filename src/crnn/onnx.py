@@ -48,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from sklearn.utils.validation import check_is_fitted
 
 from crnn._estimators import RNNClassifier, RNNRegressor
+from crnn._seq2seq_estimators import Seq2SeqClassifier, Seq2SeqRegressor
 
 __all__ = ["to_onnx", "UnsupportedModelError"]
 
@@ -369,9 +370,15 @@ def to_onnx(estimator, *, n_timesteps=None, univariate=False, options=None,
     Raises
     ------
     UnsupportedModelError
-        For float64 models, bidirectional layers, layer normalisation and
-        variable-length input, which cannot be exported yet.
+        For float64 models, bidirectional layers, layer normalisation,
+        variable-length input and the sequence-to-sequence estimators, which
+        cannot be exported yet.
     """
+    if isinstance(estimator, (Seq2SeqRegressor, Seq2SeqClassifier)):
+        raise UnsupportedModelError(
+            f"{type(estimator).__name__} cannot be exported to ONNX yet: its greedy "
+            "decoding loop (the decoder fed its own previous output) has no converter; "
+            "only RNNRegressor and RNNClassifier export.")
     if not isinstance(estimator, (RNNRegressor, RNNClassifier)):
         raise TypeError(f"to_onnx converts crnn estimators, got {type(estimator).__name__}; "
                         "use skl2onnx.to_onnx for pipelines.")
