@@ -198,3 +198,18 @@ def test_concurrent_predict_on_one_estimator_equals_serial(Estimator):
     for got in results:
         for a, b in zip(got, serial):
             np.testing.assert_array_equal(a, b)
+
+
+def test_single_thread_limit_holds_inside_a_users_threadpool_limits(blas_at_3):
+    # A user's own threadpool_limits block makes its thread the owner of
+    # OpenBLAS's pool for threadpoolctl >= 3.8, which then ignores limits set
+    # from other threads: crnn's parts would each run 2-thread BLAS on top of
+    # the data-parallel split (twice as slow on 2 cores). crnn's block must
+    # still give 1 inside, and give back the user's count after.
+    with threadpool_limits(limits=2, user_api="blas"):
+        with _threads.single_threaded_blas():
+            inside = _blas_counts()
+        after = _blas_counts()
+    assert inside and all(n == 1 for _, n in inside), inside
+    assert all(n == 2 for _, n in after), after
+    assert _blas_counts() == blas_at_3
