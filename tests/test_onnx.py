@@ -15,7 +15,8 @@ pytest.importorskip("skl2onnx")
 ort = pytest.importorskip("onnxruntime")
 
 import skl2onnx  # noqa: E402
-from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType  # noqa: E402
+from skl2onnx.common.data_types import (DoubleTensorType, FloatTensorType,  # noqa: E402
+                                        Int32TensorType, Int64TensorType)
 
 from crnn import RNNClassifier, RNNRegressor  # noqa: E402
 from crnn.onnx import UnsupportedModelError, to_onnx  # noqa: E402
@@ -168,19 +169,89 @@ def test_double_input_is_refused():
         skl2onnx.convert_sklearn(model, initial_types=[("X", DoubleTensorType([None, None, 3]))])
 
 
-@pytest.mark.parametrize("attribute, match", [("bidirectional", "bidirectional"),
-                                              ("layer_norm", "layer normalisation")])
-def test_future_features_are_refused(attribute, match):
+def test_layer_norm_is_refused():
     model = _fit("regressor", "gru", "tanh", (4,), False)
-    setattr(model, attribute, True)  # as the estimators will store them
-    with pytest.raises(UnsupportedModelError, match=match):
+    model.layer_norm = True  # as the estimator will store it
+    with pytest.raises(UnsupportedModelError, match="layer normalisation"):
         to_onnx(model)
 
 
-def test_sequence_lens_option_is_refused():
+def test_sequence_lens_option_needs_the_lengths_input():
     model = _fit("regressor", "rnn", "tanh", (4,), False)
-    with pytest.raises(UnsupportedModelError, match="sequence_lens"):
+    with pytest.raises(ValueError, match="second input"):
         to_onnx(model, options={"sequence_lens": True})
+    two_inputs = [("X", FloatTensorType([None, None, 3])), ("lengths", Int32TensorType([None]))]
+    with pytest.raises(ValueError, match="sequence_lens option"):
+        skl2onnx.convert_sklearn(model, initial_types=two_inputs)
+    float_lengths = [two_inputs[0], ("lengths", FloatTensorType([None]))]
+    with pytest.raises(ValueError, match="int32 or int64"):
+        skl2onnx.convert_sklearn(model, initial_types=float_lengths,
+                                 options={id(model): {"sequence_lens": True}})
+
+
+# ------------------------------------------------- bidirectional, ragged
+def _ragged(n=10, F=3, seed=8, low=2, high=14):
+    rng = np.random.RandomState(seed)
+    lengths = rng.randint(low, high + 1, size=n)
+    lengths[0] = high  # one sequence spans the padded length
+    return [rng.randn(T, F).astype(np.float32) for T in lengths]
+
+
+def _padded(sequences):
+    lengths = np.array([len(s) for s in sequences], dtype=np.int32)
+    X = np.zeros((len(sequences), lengths.max(), sequences[0].shape[1]), np.float32)
+    for i, s in enumerate(sequences):
+        X[i, :len(s)] = s
+    return X, lengths
+
+
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "seq"])
+@pytest.mark.parametrize("layers", [(6,), (6, 5)], ids=["L1", "L2"])
+@pytest.mark.parametrize("cell, activation", CELL_CONFIGS)
+def test_bidirectional_matches_onnx_runtime(cell, activation, layers, return_sequences):
+    model = _fit("regressor", cell, activation, layers, return_sequences, bidirectional=True)
+    assert "W_ih_reverse" in model.coefs_[0]
+    X = _data(n=11, T=13, seed=5)
+    (out,) = _run(to_onnx(model), X)
+    _assert_close(out[..., 0], model.predict(X))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "seq"])
+@pytest.mark.parametrize("cell, activation", CELL_CONFIGS)
+def test_ragged_input_through_sequence_lens(cell, activation, return_sequences,
+                                            bidirectional):
+    model = _fit("regressor", cell, activation, (6, 5), return_sequences,
+                 bidirectional=bidirectional)
+    sequences = _ragged()
+    X, lengths = _padded(sequences)
+    onx = to_onnx(model, lengths=True)
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"X": X, "lengths": lengths})
+    expected = model.predict(sequences)
+    if return_sequences:
+        for i, T in enumerate(lengths):   # padded steps are not outputs
+            _assert_close(out[i, :T, 0], expected[i])
+    else:
+        _assert_close(out[:, 0], expected)
+    if not return_sequences:
+        # the lengths matter: read as equal-length, the short sequences differ
+        (unmasked,) = _run(to_onnx(model), X)
+        short = lengths < lengths.max()
+        assert np.abs(unmasked[short, 0] - out[short, 0]).max() > 1e-3
+
+
+def test_ragged_classifier_with_int64_lengths():
+    model = _fit("classifier", "lstm", "tanh", (6,), False, bidirectional=True)
+    sequences = _ragged(seed=9)
+    X, lengths = _padded(sequences)
+    onx = skl2onnx.convert_sklearn(
+        model, initial_types=[("X", FloatTensorType([None, None, 3])),
+                              ("lengths", Int64TensorType([None]))],
+        options={id(model): {"zipmap": False, "sequence_lens": True}})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    label, proba = session.run(None, {"X": X, "lengths": lengths.astype(np.int64)})
+    _assert_close(proba, model.predict_proba(sequences))
 
 
 def test_zipmap_with_per_step_labels_is_refused():

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from crnn import _memory, _persistence, _spec, _threads, _training
+from crnn._progress import EpochReporter
 from crnn._validation import (check_label_values, check_n_features, check_sequence_targets,
                               check_sequences, check_target_length, check_targets_present,
                               resolve_batch_size, valid_steps)
@@ -383,15 +384,15 @@ class _BaseRNN(BaseEstimator):
                        if self.dropout > 0 and len(self._hidden_sizes()) > 1 else None)
         trainer = _training.Trainer(self._network, self._params, self._optimizer_state,
                                     self._hyper(), batch_size, dropout_rng=dropout_rng)
-        with trainer:
+        with trainer, EpochReporter(self.verbose, n_epochs, self.n_iter_) as reporter:
             self._epoch_loop(trainer, data, rng, n_epochs, early_stopping, X_val, y_val,
-                             incremental)
+                             incremental, reporter)
         if early_stopping and getattr(self, "_best_params", None) is not None:
             self._params[:] = self._best_params
             self._best_params = None
 
     def _epoch_loop(self, trainer, data, rng, n_epochs, early_stopping, X_val, y_val,
-                    incremental):
+                    incremental, reporter):
         n_samples = data.n_samples
         order = np.arange(n_samples)
         previous = None  # the start of the last completed epoch
@@ -427,10 +428,8 @@ class _BaseRNN(BaseEstimator):
                 self.loss_ = epoch_loss
                 self.loss_curve_.append(epoch_loss)
                 completed = True  # an interrupt from here on keeps this epoch
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}, "
-                          f"time = {time.perf_counter() - start_time:.3f}s")
                 if incremental:
+                    reporter.epoch(self.n_iter_, epoch_loss, time.perf_counter() - start_time)
                     if self.best_loss_ is not None and epoch_loss < self.best_loss_:
                         self.best_loss_ = epoch_loss
                     break
@@ -442,6 +441,8 @@ class _BaseRNN(BaseEstimator):
                     # parameters are finite but overflow in the forward pass
                     self._diverged(snapshot)
                     break
+                reporter.epoch(self.n_iter_, epoch_loss, time.perf_counter() - start_time,
+                               self.validation_scores_[-1] if early_stopping else None)
                 previous = snapshot
             except KeyboardInterrupt:
                 # Python raises it between bytecodes (a kernel finishes first):
@@ -451,9 +452,9 @@ class _BaseRNN(BaseEstimator):
                 self._warn_interrupted()
                 break
             if stop:
-                if self.verbose:
-                    print(f"Training stopped: no improvement of more than tol={self.tol} "
-                          f"for {self.n_iter_no_change} consecutive epochs.")
+                reporter.message(f"Training stopped: no improvement of more than "
+                                 f"tol={self.tol} for {self.n_iter_no_change} "
+                                 "consecutive epochs.")
                 break
         else:
             if not incremental and n_epochs == self.max_iter:
@@ -560,8 +561,13 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     tol : float, default=1e-4
         Improvement of the loss (or validation score) below which an epoch
         counts as no improvement.
-    verbose : bool, default=False
-        Print the loss and time of every epoch.
+    verbose : bool or int, default=False
+        ``True`` or 1: print one line per epoch with the training loss, the
+        validation score (when ``early_stopping`` holds out a validation
+        set) and the epoch's time; these are the values recorded in
+        ``loss_curve_`` and ``validation_scores_``. 2 or more: a progress
+        bar over the epochs with the same numbers, when tqdm is installed
+        (``pip install crnn[progress]``); without tqdm, the lines.
     warm_start : bool, default=False
         Continue from the previous fit's parameters and optimizer state.
     momentum : float, default=0.9

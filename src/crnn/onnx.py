@@ -26,10 +26,24 @@ when ``n_features_in_ == 1``. Outputs follow skl2onnx's conventions:
   (N, T, n_classes); with skl2onnx's default ``zipmap=True`` option the
   probabilities of a many-to-one classifier come as a list of dicts.
 
-Not exported, with a clear error at conversion: float64 models and
-double inputs (ONNX Runtime's recurrent kernels are float32 only),
-bidirectional layers, layer normalisation and variable-length input
-(``sequence_lens``), which are not implemented in crnn's converter yet.
+Bidirectional layers map to ``direction="bidirectional"`` (forward and
+reverse weights stacked on ONNX's direction axis); the two halves of each
+layer's output are concatenated ``[forward, reverse]`` as in crnn, and a
+many-to-one model reads the forward state at each sequence's last step and
+the reverse state at its first step (PyTorch's ``h_n``).
+
+Variable-length input: with the ``sequence_lens`` option (``to_onnx(...,
+lengths=True)``) the graph has a second input ``lengths`` (int32 or int64,
+shape (N,)) that feeds the operators' ``sequence_lens``. X is then a
+padded batch (N, T_max, n_features) whose rows beyond each length are
+ignored (pad with zeros, not NaN); a many-to-one model reads each
+sequence's own last step, and with ``return_sequences=True`` the outputs
+at padded steps are the readout of a zero state: slice each row to its
+length, as crnn's ragged ``predict`` returns.
+
+Not exported, with a clear error at conversion: float64 models and double
+inputs (ONNX Runtime's recurrent kernels are float32 only), layer
+normalisation, and the sequence-to-sequence estimators.
 """
 import numbers
 
@@ -40,7 +54,8 @@ try:
     from skl2onnx import convert_sklearn, update_registered_converter
     from skl2onnx._parse import _parse_sklearn_classifier, _parse_sklearn_simple_model
     from skl2onnx.common.data_types import (DoubleTensorType, FloatTensorType,
-                                            Int64TensorType, StringTensorType)
+                                            Int32TensorType, Int64TensorType,
+                                            StringTensorType)
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("crnn.onnx needs the optional ONNX dependencies: "
                       "pip install 'crnn[onnx]' (skl2onnx, onnx, onnxruntime).") from exc
@@ -75,16 +90,13 @@ def _describe(model):
     Returns
     -------
     spec : dict
-        ``cell``, ``activation``, ``layers`` (list of (W_ih, W_hh, b_ih,
-        b_hh) float32 arrays), ``W_out``, ``b_out``, ``n_features``,
+        ``cell``, ``activation``, ``layers`` (per layer, a list of one
+        (W_ih, W_hh, b_ih, b_hh) tuple of float32 arrays per direction,
+        forward first), ``W_out``, ``b_out``, ``n_features``,
         ``return_sequences``.
     """
     check_is_fitted(model, "coefs_")
     name = type(model).__name__
-    if getattr(model, "bidirectional", False):
-        raise UnsupportedModelError(
-            f"{name} with bidirectional=True cannot be exported to ONNX yet (it will map "
-            "to direction='bidirectional'); refit with bidirectional=False.")
     if getattr(model, "layer_norm", False):
         raise UnsupportedModelError(
             f"{name} with layer_norm=True cannot be exported: ONNX's RNN, LSTM and GRU "
@@ -100,9 +112,12 @@ def _describe(model):
     network = getattr(model, "_network", None)
     cell = getattr(network, "cell", model.cell)
     activation = getattr(network, "activation", model.activation)
+    keys = ("W_ih", "W_hh", "b_ih", "b_hh")
+    reverse_keys = tuple(key + "_reverse" for key in keys)
     layers = []
     for k, layer in enumerate(coefs[:-1]):
-        extra = sorted(set(layer) - {"W_ih", "W_hh", "b_ih", "b_hh"})
+        bidirectional = reverse_keys[0] in layer
+        extra = sorted(set(layer) - set(keys) - (set(reverse_keys) if bidirectional else set()))
         if extra:
             raise UnsupportedModelError(
                 f"Layer {k} of {name} has parameters {extra} that the ONNX converter "
@@ -111,7 +126,9 @@ def _describe(model):
         if _GATES_TO_CELL.get(n_rows // n_hidden) != cell:
             raise UnsupportedModelError(
                 f"coefs_ of {name} do not match cell={cell!r}; refit the model.")
-        layers.append(tuple(layer[key] for key in ("W_ih", "W_hh", "b_ih", "b_hh")))
+        # one (W_ih, W_hh, b_ih, b_hh) per direction: forward, then reverse
+        layers.append([tuple(layer[key] for key in keys)]
+                      + ([tuple(layer[key] for key in reverse_keys)] if bidirectional else []))
     return {"cell": cell, "activation": activation, "layers": layers,
             "W_out": coefs[-1]["W_out"], "b_out": coefs[-1]["b_out"],
             "n_features": model.n_features_in_,
@@ -156,17 +173,43 @@ def _check_input(operator, spec):
     return shape
 
 
-def _check_options(scope, model):
-    options = scope.get_options(model, dict(sequence_lens=False))
-    if options.get("sequence_lens"):
-        raise UnsupportedModelError(
-            "Variable-length input (the sequence_lens option) cannot be exported yet.")
+def _lengths_input(scope, operator):
+    """The ``lengths`` input's name when the sequence_lens option is on, else None."""
+    options = scope.get_options(operator.raw_operator, dict(sequence_lens=False))
+    inputs = operator.inputs
+    if not options.get("sequence_lens"):
+        if len(inputs) > 1:
+            raise ValueError(
+                f"The graph declares {len(inputs)} inputs; a second one (lengths) needs "
+                "the sequence_lens option: to_onnx(model, lengths=True).")
+        return None
+    if len(inputs) != 2:
+        raise ValueError(
+            "The sequence_lens option needs a second input, the lengths (N,) as an int32 "
+            "or int64 tensor: to_onnx(model, lengths=True) declares it.")
+    variable = inputs[1]
+    if not isinstance(variable.type, (Int32TensorType, Int64TensorType)):
+        raise ValueError(f"The lengths input must be an int32 or int64 tensor, got "
+                         f"{type(variable.type).__name__}.")
+    if len(variable.type.shape) != 1:
+        raise ValueError(f"The lengths input must be 1-D (N,), got shape "
+                         f"{list(variable.type.shape)}.")
+    return variable
 
 
 # ------------------------------------------------------- shape calculators
+def _check_lengths_shape(operator):
+    # the options are checked by the converter (the shape calculator has no
+    # scope); an extra input that is not a 1-D integer tensor fails here
+    if len(operator.inputs) > 2:
+        raise ValueError(f"The graph declares {len(operator.inputs)} inputs; crnn models "
+                         "take X and, with the sequence_lens option, the lengths.")
+
+
 def _regressor_shapes(operator):
     spec = _describe(operator.raw_operator)
     shape = _check_input(operator, spec)
+    _check_lengths_shape(operator)
     n_outputs = spec["W_out"].shape[0]
     dims = [shape[0], shape[1], n_outputs] if spec["return_sequences"] else [shape[0],
                                                                               n_outputs]
@@ -177,6 +220,7 @@ def _classifier_shapes(operator):
     model = operator.raw_operator
     spec = _describe(model)
     shape = _check_input(operator, spec)
+    _check_lengths_shape(operator)
     _, label_type, _ = _class_labels(model)
     n_classes = len(model.classes_)
     batch = [shape[0], shape[1]] if spec["return_sequences"] else [shape[0]]
@@ -236,25 +280,51 @@ class _Graph:
         return self.node("Unsqueeze", [x], axes=[axis])
 
 
-def _onnx_weights(cell, W_ih, W_hh, b_ih, b_hh):
-    """One layer's W, R, B in ONNX's layout (one direction) and gate order."""
-    n_hidden = W_hh.shape[1]
-    rows = np.concatenate([np.arange(b * n_hidden, (b + 1) * n_hidden)
-                           for b in _ONNX_BLOCKS[cell]])
-    W = W_ih[rows][None]
-    R = W_hh[rows][None]
-    B = np.concatenate([b_ih[rows], b_hh[rows]])[None]
-    return W, R, B
+def _onnx_weights(cell, directions):
+    """One layer's W, R, B in ONNX's layout and gate order.
+
+    ``directions`` holds one (W_ih, W_hh, b_ih, b_hh) per direction; they are
+    stacked on ONNX's leading num_directions axis, forward first.
+    """
+    W, R, B = [], [], []
+    for W_ih, W_hh, b_ih, b_hh in directions:
+        n_hidden = W_hh.shape[1]
+        rows = np.concatenate([np.arange(b * n_hidden, (b + 1) * n_hidden)
+                               for b in _ONNX_BLOCKS[cell]])
+        W.append(W_ih[rows])
+        R.append(W_hh[rows])
+        B.append(np.concatenate([b_ih[rows], b_hh[rows]]))
+    return np.stack(W), np.stack(R), np.stack(B)
 
 
-def _recurrent_stack(graph, spec, x_input, input_rank):
+def _merge_directions(graph, x, n_directions, direction_axis):
+    """Drop ONNX's direction axis, or put [forward, reverse] side by side.
+
+    ``Y`` is (T, D, N, H) (``direction_axis=1``) and ``Y_h`` is (D, N, H)
+    (``direction_axis=0``); crnn's layout is (T, N, D*H) and (N, D*H).
+    """
+    if n_directions == 1:
+        return graph.squeeze(x, direction_axis)
+    if direction_axis == 1:
+        x = graph.node("Transpose", [x], perm=[0, 2, 1, 3])   # (T, N, 2, H)
+        shape = np.array([0, 0, -1], dtype=np.int64)           # 0: keep that dim
+    else:
+        x = graph.node("Transpose", [x], perm=[1, 0, 2])      # (N, 2, H)
+        shape = np.array([0, -1], dtype=np.int64)
+    return graph.node("Reshape", [x, graph.constant("shape", shape, TensorProto.INT64)])
+
+
+def _recurrent_stack(graph, spec, x_input, input_rank, lengths=None):
     """Nodes from the batch-first input to the readout's input.
+
+    ``lengths`` is the name of an int32 (N,) tensor for the operators'
+    ``sequence_lens``, or None for equal lengths.
 
     Returns
     -------
     hidden : str
-        (N, H_last) with ``return_sequences=False``; (T, N, H_last) (time-major)
-        otherwise.
+        (N, D*H_last) with ``return_sequences=False``; (T, N, D*H_last)
+        (time-major) otherwise; D = 2 for a bidirectional layer.
     """
     x = x_input
     if input_rank == 2:
@@ -272,20 +342,37 @@ def _recurrent_stack(graph, spec, x_input, input_rank):
         # PyTorch's candidate: r multiplies (W_hn h + b_hn), after the bias
         attrs["linear_before_reset"] = 1
     n_layers = len(spec["layers"])
-    for k, params in enumerate(spec["layers"]):
-        n_hidden = params[1].shape[1]
-        W, R, B = _onnx_weights(cell, *params)
+    for k, directions in enumerate(spec["layers"]):
+        n_hidden = directions[0][1].shape[1]
+        n_directions = len(directions)
+        W, R, B = _onnx_weights(cell, directions)
         inputs = [x, graph.constant(f"W{k}", W), graph.constant(f"R{k}", R),
                   graph.constant(f"B{k}", B)]
+        if lengths is not None:
+            inputs.append(lengths)   # sequence_lens: each sequence stops at its length
         Y, Y_h = graph.name(f"Y{k}"), graph.name(f"Y_h{k}")
+        layer_attrs = dict(attrs)
+        if "activations" in layer_attrs:   # one per direction
+            layer_attrs["activations"] = attrs["activations"] * n_directions
         graph.container.add_node(
             op_type, inputs, [Y, Y_h], op_version=op_version,
             name=graph.scope.get_unique_operator_name(op_type), hidden_size=n_hidden,
-            direction="forward", **attrs)
+            direction="bidirectional" if n_directions == 2 else "forward", **layer_attrs)
         if k == n_layers - 1 and not spec["return_sequences"]:
-            return graph.squeeze(Y_h, 0)  # (1, N, H) -> (N, H)
-        x = graph.squeeze(Y, 1)  # (T, 1, N, H) -> (T, N, H)
+            # (D, N, H) -> (N, D*H): the forward state at each sequence's last
+            # step, the reverse state at its first
+            return _merge_directions(graph, Y_h, n_directions, 0)
+        x = _merge_directions(graph, Y, n_directions, 1)  # (T, D, N, H) -> (T, N, D*H)
     return x
+
+
+def _lengths_int32(graph, variable):
+    """The lengths input as the int32 tensor ``sequence_lens`` must be."""
+    if variable is None:
+        return None
+    if isinstance(variable.type, Int32TensorType):
+        return variable.full_name
+    return graph.node("Cast", [variable.full_name], to=TensorProto.INT32)
 
 
 def _readout(graph, spec, hidden, output=None):
@@ -302,21 +389,23 @@ def _readout(graph, spec, hidden, output=None):
 
 def _convert_regressor(scope, operator, container):
     model = operator.raw_operator
-    _check_options(scope, model)
+    lengths = _lengths_input(scope, operator)
     spec = _describe(model)
     graph = _Graph(scope, container)
     rank = len(operator.inputs[0].type.shape)
-    hidden = _recurrent_stack(graph, spec, operator.inputs[0].full_name, rank)
+    hidden = _recurrent_stack(graph, spec, operator.inputs[0].full_name, rank,
+                              _lengths_int32(graph, lengths))
     _readout(graph, spec, hidden, operator.outputs[0].full_name)
 
 
 def _convert_classifier(scope, operator, container):
     model = operator.raw_operator
-    _check_options(scope, model)
+    lengths = _lengths_input(scope, operator)
     spec = _describe(model)
     graph = _Graph(scope, container)
     rank = len(operator.inputs[0].type.shape)
-    hidden = _recurrent_stack(graph, spec, operator.inputs[0].full_name, rank)
+    hidden = _recurrent_stack(graph, spec, operator.inputs[0].full_name, rank,
+                              _lengths_int32(graph, lengths))
     logits = _readout(graph, spec, hidden)
     last_axis = 2 if spec["return_sequences"] else 1
     graph.node("Softmax", [logits], [operator.outputs[1].full_name], axis=last_axis)
@@ -337,7 +426,7 @@ update_registered_converter(RNNClassifier, "CrnnRNNClassifier", _classifier_shap
 
 
 # ------------------------------------------------------------------- public
-def to_onnx(estimator, *, n_timesteps=None, univariate=False, options=None,
+def to_onnx(estimator, *, n_timesteps=None, univariate=False, lengths=False, options=None,
             target_opset=None, input_name="X"):
     """Convert a fitted crnn estimator to an ONNX model.
 
@@ -354,6 +443,11 @@ def to_onnx(estimator, *, n_timesteps=None, univariate=False, options=None,
     univariate : bool, default=False
         Declare a 2-D input (N, T) instead, as crnn accepts for one feature
         per step; needs ``n_features_in_ == 1``.
+    lengths : bool, default=False
+        Variable-length input: add a second graph input ``lengths`` (int32,
+        shape (N,)) that feeds the recurrent operators' ``sequence_lens``
+        (skl2onnx option ``sequence_lens``). X is then a zero-padded batch;
+        see the module docstring for what padded steps return.
     options : dict or None, default=None
         skl2onnx options for the estimator, e.g. ``{"zipmap": False}`` for a
         classifier whose probabilities should be one (N, n_classes) tensor.
@@ -370,9 +464,8 @@ def to_onnx(estimator, *, n_timesteps=None, univariate=False, options=None,
     Raises
     ------
     UnsupportedModelError
-        For float64 models, bidirectional layers, layer normalisation,
-        variable-length input and the sequence-to-sequence estimators, which
-        cannot be exported yet.
+        For float64 models, layer normalisation and the sequence-to-sequence
+        estimators, which cannot be exported.
     """
     if isinstance(estimator, (Seq2SeqRegressor, Seq2SeqClassifier)):
         raise UnsupportedModelError(
@@ -387,6 +480,10 @@ def to_onnx(estimator, *, n_timesteps=None, univariate=False, options=None,
         shape = [None, n_timesteps]
     else:
         shape = [None, n_timesteps, int(estimator.n_features_in_)]
-    return convert_sklearn(estimator, initial_types=[(input_name, FloatTensorType(shape))],
+    initial_types = [(input_name, FloatTensorType(shape))]
+    if lengths:
+        initial_types.append(("lengths", Int32TensorType([None])))
+        options = dict(options or {}, sequence_lens=True)
+    return convert_sklearn(estimator, initial_types=initial_types,
                            options={id(estimator): options} if options else None,
                            target_opset=target_opset)
