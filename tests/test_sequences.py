@@ -281,3 +281,31 @@ def test_lengths_and_direction_are_validated(rng):
     _, _, _, cache = ops.forward("gru", X[1:], layers, lengths=lengths[1:])
     with pytest.raises(ValueError, match="truncate must be None or a positive int"):
         ops.backward(cache, np.zeros((5, 7, 3)), truncate=0)
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+@pytest.mark.parametrize("lengths", [None, [5, 5, 5, 5, 5, 5, 5], [5, 3, 4, 5, 1, 2, 5]])
+def test_minibatch_gather_matches_a_fresh_packing(per_step, lengths, rng):
+    # equal-length data reuses one Packing per minibatch size and skips the
+    # length sort: the gathered parts must equal those of the general path
+    from crnn._layers import Packing
+    from crnn._training import SequenceData
+
+    X = rng.standard_normal((7, 5, 3))
+    targets = rng.standard_normal((7, 5, 2)) if per_step else rng.standard_normal((7, 2))
+    data = SequenceData(X, targets, None if lengths is None else np.array(lengths), per_step)
+    all_lengths = np.full(7, 5) if lengths is None else np.array(lengths)
+    for rows in (np.array([6, 0, 3, 2]), np.array([1, 5, 4]), np.array([4, 2, 6, 0])):
+        rows = data.sort_longest_first(rows)
+        np.testing.assert_array_equal(all_lengths[rows],
+                                      np.sort(all_lengths[rows])[::-1])
+        Xp, tp, packing = data.gather(rows)
+        fresh = Packing(all_lengths[rows])
+        np.testing.assert_array_equal(packing.batch_sizes, fresh.batch_sizes)
+        np.testing.assert_array_equal(packing.lengths, fresh.lengths)
+        steps, slots = fresh.time_major_index()
+        np.testing.assert_array_equal(Xp, X[rows[slots], steps])
+        expected = targets[rows[slots], steps] if per_step else targets[rows]
+        np.testing.assert_array_equal(tp, expected)
+        assert data.n_predictions(rows) == (int(all_lengths[rows].sum()) if per_step
+                                            else rows.shape[0])

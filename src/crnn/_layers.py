@@ -95,10 +95,14 @@ def directions(layer):
     return 2 if "W_hh" + REVERSE_SUFFIX in layer else 1
 
 
+_DIRECTION_NAMES = (_spec.PARAM_NAMES,
+                    tuple(name + REVERSE_SUFFIX for name in _spec.PARAM_NAMES))
+
+
 def direction_params(layer, reverse):
     """(W_ih, W_hh, b_ih, b_hh) of one direction of a layer dict."""
-    suffix = REVERSE_SUFFIX if reverse else ""
-    return tuple(layer[name + suffix] for name in _spec.PARAM_NAMES)
+    W_ih, W_hh, b_ih, b_hh = _DIRECTION_NAMES[1 if reverse else 0]
+    return layer[W_ih], layer[W_hh], layer[b_ih], layer[b_hh]
 
 
 class LayerCache:

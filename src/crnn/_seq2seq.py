@@ -74,6 +74,10 @@ class Seq2SeqData:
         """Predicted target steps of ``rows`` (the loss is their mean)."""
         return int(self.target_lengths[rows].sum())
 
+    def sort_longest_first(self, rows):
+        """``rows`` reordered by input length, longest first (stable)."""
+        return rows[np.argsort(-self.lengths[rows], kind="stable")]
+
     def gather(self, rows):
         """Packed encoder X, decoder (inputs, targets, packing, perm) of ``rows``
         sorted longest input first."""

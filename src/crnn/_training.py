@@ -70,6 +70,19 @@ class SequenceData:
         self.per_step = per_step
         self.targets = np.ascontiguousarray(np.swapaxes(targets, 0, 1)) if per_step \
             else targets
+        # Equal-length data (the common case) needs neither the per-minibatch
+        # length sort nor a new Packing per part: at W1 those small NumPy
+        # calls were a sixth of the epoch (benchmarks/NOTES.md, issue 8).
+        self.uniform = bool(self.lengths.min() == self.lengths.max())
+        self._packings = {}
+
+    def _packing(self, lengths):
+        if not self.uniform:
+            return Packing(lengths)
+        packing = self._packings.get(lengths.shape[0])
+        if packing is None:
+            packing = self._packings[lengths.shape[0]] = Packing(lengths)
+        return packing
 
     @property
     def n_samples(self):
@@ -77,12 +90,22 @@ class SequenceData:
 
     def n_predictions(self, rows):
         """Predicted rows of ``rows`` (sequences, or valid steps per step)."""
-        return int(self.lengths[rows].sum()) if self.per_step else rows.shape[0]
+        if not self.per_step:
+            return rows.shape[0]
+        if self.uniform:
+            return rows.shape[0] * int(self.lengths[0])
+        return int(self.lengths[rows].sum())
+
+    def sort_longest_first(self, rows):
+        """``rows`` reordered by length, longest first (stable)."""
+        if self.uniform:
+            return rows
+        return rows[np.argsort(-self.lengths[rows], kind="stable")]
 
     def gather(self, rows):
         """Packed (X, targets, Packing) of ``rows``, which are sorted longest first."""
-        lengths = self.lengths[rows]
-        packing = Packing(lengths)
+        packing = self._packing(self.lengths[:rows.shape[0]] if self.uniform
+                                else self.lengths[rows])
         n_steps = packing.n_steps
         if packing.uniform:
             X = np.take(self.X_tm[:n_steps], rows, axis=1)
@@ -198,8 +221,7 @@ class Trainer:
 
     def parts(self, data, rows):
         """The minibatch ``rows`` as packed parts, one per thread."""
-        order = np.argsort(-data.lengths[rows], kind="stable")
-        rows = rows[order]
+        rows = data.sort_longest_first(rows)
         n_parts = min(self.max_parts, max(1, rows.shape[0] // _threads.MIN_ROWS_PER_PART))
         n_predictions = data.n_predictions(rows)
         masks = self._dropout_masks(int(data.lengths[rows[0]]), rows.shape[0])
