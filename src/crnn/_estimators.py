@@ -396,71 +396,76 @@ class _BaseRNN(BaseEstimator):
         n_samples = data.n_samples
         order = np.arange(n_samples)
         previous = None  # the start of the last completed epoch
-        for epoch in range(n_epochs):
-            snapshot = None
-            completed = stop = False
-            try:
-                start_time = time.perf_counter()
-                # the end of the last clean epoch: every earlier epoch was checked
-                snapshot = self._take_snapshot()
-                # A diverging epoch overflows in NumPy (the loss, the readout);
-                # it is detected below and reported by one warning instead.
-                with np.errstate(all="ignore"):
-                    if self.shuffle:
-                        rng.shuffle(order)
-                    epoch_loss, first_loss = trainer.epoch(data, order)
-                    # Clean only if the loss and the state it leaves are finite:
-                    # a finite loss is computed before the epoch's last update.
-                    state = self._optimizer_state
-                    clean = (np.isfinite(epoch_loss) and _all_finite(self._params)
-                             and _all_finite(state["m"])
-                             and (state["v"] is None or _all_finite(state["v"])))
-                if not clean:
-                    # A non-finite loss already at this epoch's start means the
-                    # previous epoch's last update broke the parameters (finite
-                    # but overflowing): that epoch is not clean either.
-                    broken_start = not np.isfinite(first_loss) and previous is not None
-                    self._diverged(previous if broken_start else snapshot)
-                    break
-
-                self.n_iter_ += 1
-                self.t_ += n_samples
-                self.loss_ = epoch_loss
-                self.loss_curve_.append(epoch_loss)
-                completed = True  # an interrupt from here on keeps this epoch
-                if incremental:
-                    reporter.epoch(self.n_iter_, epoch_loss, time.perf_counter() - start_time)
-                    if self.best_loss_ is not None and epoch_loss < self.best_loss_:
-                        self.best_loss_ = epoch_loss
-                    break
+        try:
+            for epoch in range(n_epochs):
+                snapshot = None
+                completed = stop = False
                 try:
-                    with np.errstate(all="ignore"):  # scoring huge, finite parameters
-                        stop = self._update_no_improvement(early_stopping, X_val, y_val)
-                except ValueError:
-                    # NaN validation predictions (R^2 refuses them): the
-                    # parameters are finite but overflow in the forward pass
-                    self._diverged(snapshot)
+                    start_time = time.perf_counter()
+                    # the end of the last clean epoch: every earlier epoch was checked
+                    snapshot = self._take_snapshot()
+                    # A diverging epoch overflows in NumPy (the loss, the readout);
+                    # it is detected below and reported by one warning instead.
+                    with np.errstate(all="ignore"):
+                        if self.shuffle:
+                            rng.shuffle(order)
+                        epoch_loss, first_loss = trainer.epoch(data, order)
+                        # Clean only if the loss and the state it leaves are finite:
+                        # a finite loss is computed before the epoch's last update.
+                        state = self._optimizer_state
+                        clean = (np.isfinite(epoch_loss) and _all_finite(self._params)
+                                 and _all_finite(state["m"])
+                                 and (state["v"] is None or _all_finite(state["v"])))
+                    if not clean:
+                        # A non-finite loss already at this epoch's start means the
+                        # previous epoch's last update broke the parameters (finite
+                        # but overflowing): that epoch is not clean either.
+                        broken_start = not np.isfinite(first_loss) and previous is not None
+                        self._diverged(previous if broken_start else snapshot)
+                        break
+
+                    self.n_iter_ += 1
+                    self.t_ += n_samples
+                    self.loss_ = epoch_loss
+                    self.loss_curve_.append(epoch_loss)
+                    completed = True  # an interrupt from here on keeps this epoch
+                    if incremental:
+                        reporter.epoch(self.n_iter_, epoch_loss, time.perf_counter() - start_time)
+                        if self.best_loss_ is not None and epoch_loss < self.best_loss_:
+                            self.best_loss_ = epoch_loss
+                        break
+                    try:
+                        with np.errstate(all="ignore"):  # scoring huge, finite parameters
+                            stop = self._update_no_improvement(early_stopping, X_val, y_val)
+                    except ValueError:
+                        # NaN validation predictions (R^2 refuses them): the
+                        # parameters are finite but overflow in the forward pass
+                        self._diverged(snapshot)
+                        break
+                    reporter.epoch(self.n_iter_, epoch_loss, time.perf_counter() - start_time,
+                                   self.validation_scores_[-1] if early_stopping else None)
+                    previous = snapshot
+                except KeyboardInterrupt:
+                    # Python raises it between bytecodes (a kernel finishes first):
+                    # keep the last completed epoch, warn and return, as MLP does
+                    if snapshot is not None and not completed:
+                        self._restore_snapshot(snapshot)
+                    self._warn_interrupted()
                     break
-                reporter.epoch(self.n_iter_, epoch_loss, time.perf_counter() - start_time,
-                               self.validation_scores_[-1] if early_stopping else None)
-                previous = snapshot
-            except KeyboardInterrupt:
-                # Python raises it between bytecodes (a kernel finishes first):
-                # keep the last completed epoch, warn and return, as MLP does
-                if snapshot is not None and not completed:
-                    self._restore_snapshot(snapshot)
-                self._warn_interrupted()
-                break
-            if stop:
-                reporter.message(f"Training stopped: no improvement of more than "
-                                 f"tol={self.tol} for {self.n_iter_no_change} "
-                                 "consecutive epochs.")
-                break
-        else:
-            if not incremental and n_epochs == self.max_iter:
-                warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                    "and the optimization hasn't converged yet.", ConvergenceWarning)
+                if stop:
+                    reporter.message(f"Training stopped: no improvement of more than "
+                                     f"tol={self.tol} for {self.n_iter_no_change} "
+                                     "consecutive epochs.")
+                    break
+            else:
+                if not incremental and n_epochs == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                        "and the optimization hasn't converged yet.", ConvergenceWarning)
+        except KeyboardInterrupt:
+            # landed between epochs (the loop's own bookkeeping, outside the
+            # per-epoch handler): the state is that of the last completed epoch
+            self._warn_interrupted()
 
     def _take_snapshot(self):
         """Parameters, optimizer state and epoch records at an epoch's start."""
