@@ -73,6 +73,7 @@ class _BaseRNN(BaseEstimator):
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "truncate_bptt": [Interval(Integral, 1, None, closed="left"), None],
+        "layer_norm": ["boolean"],
         "forget_bias": [Real],
         "dtype": [StrOptions(set(_DTYPES))],
     }
@@ -84,7 +85,7 @@ class _BaseRNN(BaseEstimator):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
                  clip_grad_norm=5.0, bidirectional=False, dropout=0.0, truncate_bptt=None,
-                 forget_bias=0.0, dtype="float32"):
+                 layer_norm=False, forget_bias=0.0, dtype="float32"):
         self.cell = cell
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -111,6 +112,7 @@ class _BaseRNN(BaseEstimator):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.truncate_bptt = truncate_bptt
+        self.layer_norm = layer_norm
         self.forget_bias = forget_bias
         self.dtype = dtype
 
@@ -262,7 +264,8 @@ class _BaseRNN(BaseEstimator):
                 "hidden_sizes": list(self._hidden_sizes()), "n_outputs": int(n_outputs),
                 "activation": self.activation, "dtype": self._dtype().name,
                 "return_sequences": bool(self.return_sequences), "loss": self._loss_name,
-                "bidirectional": bool(self.bidirectional)}
+                "bidirectional": bool(self.bidirectional),
+                "layer_norm": bool(self.layer_norm)}
 
     def _initialize(self, n_features, n_outputs, rng):
         self._model_config = self._config(n_features, n_outputs)
@@ -616,6 +619,21 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         ``detach()`` of the state every k steps does in PyTorch). It bounds
         the cost of exploding or vanishing products over long sequences;
         memory is unchanged. None backpropagates through whole sequences.
+    layer_norm : bool, default=False
+        Layer normalisation inside every cell (Ba, Kiros and Hinton 2016;
+        SPEC 10): at each step the input projection ``W_ih x_t`` and the
+        recurrent projection ``W_hh h_{t-1}`` are each normalised over the
+        step's gate units, with their own gain and bias, before the biases
+        ``b_ih``, ``b_hh`` and the gate nonlinearities; the LSTM also
+        normalises ``c_t`` before its ``tanh`` (``h_t = o * tanh(LN(c_t))``,
+        the carried ``c_t`` stays raw). Each layer dict of ``coefs_`` then
+        holds ``ln_ih_weight``, ``ln_ih_bias``, ``ln_hh_weight``,
+        ``ln_hh_bias`` (G*H,) and, for the LSTM, ``ln_c_weight``,
+        ``ln_c_bias`` (H,), with ``_reverse`` twins when bidirectional;
+        gains start at 1, biases at 0, and ``alpha`` does not penalise
+        them. Predict then runs the compiled training forward pass (the
+        inference kernels have no normalisation); ``forecast`` and ONNX
+        export refuse such a model.
     forget_bias : float, default=0.0
         LSTM only: the forget-gate block of ``b_ih`` starts at this value
         (and that of ``b_hh`` at 0) instead of PyTorch's uniform init. 1.0 is
@@ -724,6 +742,10 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
                 f"forecast needs a next-step model, whose outputs feed back as inputs: "
                 f"this one has {self.n_outputs_} outputs for {self.n_features_in_} input "
                 "features. Fit it on targets that are the next step of the inputs.")
+        if self._model_config.get("layer_norm", False):
+            raise ValueError("forecast does not support layer_norm=True: its feedback "
+                             "loop runs the inference kernels, which have no layer "
+                             "normalisation.")
         if self._model_config["bidirectional"]:
             raise ValueError("forecast needs a one-directional model: a bidirectional "
                              "layer reads each sequence backwards from its end, which "
@@ -826,7 +848,8 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
 batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, \
 verbose, warm_start, momentum, nesterovs_momentum, early_stopping, \
 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, \
-clip_grad_norm, bidirectional, dropout, truncate_bptt, forget_bias, dtype
+clip_grad_norm, bidirectional, dropout, truncate_bptt, layer_norm, forget_bias, \
+dtype
         As for :class:`RNNRegressor`. With ``return_sequences=True`` every
         time step is labelled: ``y`` has shape (n_samples, n_timesteps).
         Early stopping scores accuracy.

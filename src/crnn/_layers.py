@@ -99,6 +99,19 @@ _DIRECTION_NAMES = (_spec.PARAM_NAMES,
                     tuple(name + REVERSE_SUFFIX for name in _spec.PARAM_NAMES))
 
 
+_LN_NAMES = (_spec.LN_NAMES, tuple(name + REVERSE_SUFFIX for name in _spec.LN_NAMES))
+
+
+def direction_ln(layer, reverse):
+    """The layer-normalisation gains and biases of one direction of a layer
+    dict, in ``_spec.LN_NAMES`` order (the LSTM's c pair, else None), or
+    None when the layer has none."""
+    names = _LN_NAMES[1 if reverse else 0]
+    if names[0] not in layer:
+        return None
+    return tuple(layer.get(name) for name in names)
+
+
 def direction_params(layer, reverse):
     """(W_ih, W_hh, b_ih, b_hh) of one direction of a layer dict."""
     W_ih, W_hh, b_ih, b_hh = _DIRECTION_NAMES[1 if reverse else 0]
@@ -121,17 +134,21 @@ class LayerCache:
         Final states (sorted rows); ``c_n`` None but for the LSTM.
     """
 
-    def __init__(self, gates, H_prev, C_prev, extra, h_n, c_n):
+    def __init__(self, gates, H_prev, C_prev, extra, h_n, c_n, ln=None):
         self.gates = gates
         self.H_prev = H_prev
         self.C_prev = C_prev
         self.extra = extra
         self.h_n = h_n
         self.c_n = c_n
+        # layer normalisation: (xhat_ih, xhat_hh, chat, rstd), or None
+        self.ln = ln
 
 
 _EMPTY = {np.dtype(np.float32): np.empty((0, 0), np.float32),
           np.dtype(np.float64): np.empty((0, 0), np.float64)}
+_EMPTY_VEC = {np.dtype(np.float32): np.empty(0, np.float32),
+              np.dtype(np.float64): np.empty(0, np.float64)}
 # An empty (0, 0, 0) array tells ``infer`` not to write the state sequence.
 SKIP_OUTPUT = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
                np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}
@@ -147,11 +164,13 @@ def _state(ws, key, shape, value):
 
 
 def layer_forward(cell, activation, params, X, packing, h0, c0, ws, key, reverse,
-                  H_out, out_col):
+                  H_out, out_col, ln=None):
     """One direction of one layer over packed rows ``X`` (n_rows, I).
 
     ``h0``/``c0`` are (B, H) in sorted row order or None (zeros); the
-    outputs go to columns ``out_col:out_col + H`` of ``H_out``.
+    outputs go to columns ``out_col:out_col + H`` of ``H_out``. ``ln`` is
+    the direction's layer-normalisation parameters (:func:`direction_ln`)
+    or None.
     """
     W_ih, W_hh, b_ih, b_hh = params
     n_rows, batch = X.shape[0], packing.batch
@@ -166,22 +185,35 @@ def layer_forward(cell, activation, params, X, packing, h0, c0, ws, key, reverse
     H_prev = ws.get(("H_prev", key), (n_rows, n_hidden))
     C_prev = ws.get(("C_prev", key), (n_rows, n_hidden)) if lstm else empty
     extra = ws.get(("extra", key), (n_rows, n_hidden)) if (lstm or gru) else empty
-    hh = ws.get("hh", (batch, n_gates)) if gru else empty
+    hh = ws.get("hh", (batch, n_gates)) if (gru or ln is not None) else empty
+    vec = _EMPTY_VEC[dtype]
+    if ln is None:
+        ln_args = (vec,) * 6 + (empty,) * 4
+        ln_cache = None
+    else:
+        ln_cache = (ws.get(("ln_xhat_ih", key), (n_rows, n_gates)),
+                    ws.get(("ln_xhat_hh", key), (n_rows, n_gates)),
+                    ws.get(("ln_chat", key), (n_rows, n_hidden)) if lstm else empty,
+                    ws.get(("ln_rstd", key), (n_rows, 3)))
+        ln_args = tuple(vec if a is None else a for a in ln) + ln_cache
     _recurrent.forward(_spec.cell_code(cell), _spec.activation_code(activation),
                        W_ih, W_hh, b_ih, b_hh, X, packing.batch_sizes, reverse,
-                       h_cur, c_cur, gates, H_prev, C_prev, extra, hh, H_out, out_col)
+                       h_cur, c_cur, gates, H_prev, C_prev, extra, hh, H_out, out_col,
+                       *ln_args)
     return LayerCache(gates, H_prev, C_prev if lstm else None, extra if (lstm or gru) else None,
-                      h_cur, c_cur if lstm else None)
+                      h_cur, c_cur if lstm else None, ln_cache)
 
 
 def layer_backward(cell, activation, params, grads, X, packing, cache, dH, dH_col, dh_n, dc_n,
-                   dX, dX_accumulate, ws, key, reverse, truncate):
+                   dX, dX_accumulate, ws, key, reverse, truncate, ln=None, ln_grads=None):
     """Backward of one direction of one layer; returns (dh_0, dc_0) in sorted row order.
 
     ``grads`` is the (dW_ih, dW_hh, db_ih, db_hh) tuple of output arrays;
     ``dH`` (n_rows, W) holds dL/dh_t of this direction in columns
     ``dH_col:dH_col + H``; ``dX`` (n_rows, I) is set (or, with
-    ``dX_accumulate``, added to), or skipped when empty.
+    ``dX_accumulate``, added to), or skipped when empty. ``ln`` and
+    ``ln_grads``: the direction's layer-normalisation parameters and their
+    gradient arrays (outputs), in :func:`direction_ln` order, or None.
     """
     W_ih, W_hh = params[0], params[1]
     n_rows, batch = X.shape[0], packing.batch
@@ -199,8 +231,22 @@ def layer_backward(cell, activation, params, grads, X, packing, cache, dH, dH_co
                         int(truncate or 0), cache.gates, cache.H_prev,
                         cache.C_prev if lstm else empty,
                         cache.extra if (lstm or gru) else empty,
-                        dH, dH_col, dh_cur, dc_cur, delta, *grads, dX, dX_accumulate)
+                        dH, dH_col, dh_cur, dc_cur, delta, *grads, dX, dX_accumulate,
+                        *_ln_backward_args(ln, ln_grads, cache.ln, ws, key, n_rows, n_gates,
+                                           empty))
     return dh_cur, (dc_cur if lstm else None)
+
+
+def _ln_backward_args(ln, ln_grads, ln_cache, ws, key, n_rows, n_gates, empty):
+    """The layer-normalisation arguments of ``_recurrent.backward``."""
+    vec = _EMPTY_VEC[empty.dtype]
+    if ln is None:
+        return (vec,) * 3 + (empty,) * 6 + (vec,) * 6
+    xhat_ih, xhat_hh, chat, rstd = ln_cache
+    grads = tuple(vec if a is None else a for a in ln_grads)
+    return ((ln[0], ln[2], vec if ln[4] is None else ln[4], xhat_ih, xhat_hh, chat, rstd,
+             ws.get(("delta_hh", key), (n_rows, n_gates)),
+             ws.get(("delta_ih", key), (n_rows, n_gates))) + grads)
 
 
 class StackCache:
@@ -278,7 +324,7 @@ def stack_forward(cell, layers, X, packing, ws, activation, h0=None, c0=None,
                 cell, activation, direction_params(p, d == 1), inputs, packing,
                 _split_state(None if h0 is None else h0[k], n_dir, n_hidden, d),
                 _split_state(None if c0 is None else c0[k], n_dir, n_hidden, d),
-                ws, (k, d), d == 1 or reverse, H_out, d * n_hidden))
+                ws, (k, d), d == 1 or reverse, H_out, d * n_hidden, direction_ln(p, d == 1)))
         stack_inputs.append(inputs)
         outputs.append(H_out)
         caches.append(layer_caches)
@@ -335,7 +381,8 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
                 inputs, packing, cache.layers[k][d], dH, d * n_hidden,
                 _split_state(None if dh_n is None else dh_n[k], n_dir, n_hidden, d),
                 _split_state(None if dc_n is None else dc_n[k], n_dir, n_hidden, d),
-                dX_k, d == 1, ws, (k, d), d == 1 or reverse, truncate)
+                dX_k, d == 1, ws, (k, d), d == 1 or reverse, truncate,
+                direction_ln(p, d == 1), direction_ln(g, d == 1))
             h_parts.append(dh0)
             c_parts.append(dc0)
         dh0s[k] = h_parts[0] if n_dir == 1 else np.concatenate(h_parts, axis=1)

@@ -36,10 +36,16 @@ class RecurrentNetwork(Model):
         softmax cross-entropy averaged over every predicted row.
     bidirectional : bool, default=False
         Every layer also runs in reverse; its outputs are [forward, reverse].
+    layer_norm : bool, default=False
+        Layer normalisation inside every cell (SPEC 10): each layer dict
+        also holds ``_spec.LN_NAMES`` (the c pair only for the LSTM). They
+        sit among the biases of the flat buffer, so the L2 penalty skips
+        them.
     """
 
     def __init__(self, cell, n_features, hidden_sizes, n_outputs, activation, dtype,
-                 return_sequences=False, loss="squared", bidirectional=False):
+                 return_sequences=False, loss="squared", bidirectional=False,
+                 layer_norm=False):
         self.cell = cell
         self.n_features = int(n_features)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
@@ -49,6 +55,7 @@ class RecurrentNetwork(Model):
         self.return_sequences = bool(return_sequences)
         self.loss = loss
         self.bidirectional = bool(bidirectional)
+        self.layer_norm = bool(layer_norm)
         G = _spec.N_GATES[cell]
         suffixes = ("", _layers.REVERSE_SUFFIX) if self.bidirectional else ("",)
         weights, biases = [], []
@@ -58,6 +65,10 @@ class RecurrentNetwork(Model):
                 weights += [(k, "W_ih" + suffix, (G * H, n_in)),
                             (k, "W_hh" + suffix, (G * H, H))]
                 biases += [(k, "b_ih" + suffix, (G * H,)), (k, "b_hh" + suffix, (G * H,))]
+                if self.layer_norm:
+                    n_ln = 6 if cell == "lstm" else 4
+                    biases += [(k, name + suffix, (H,) if name.startswith("ln_c") else (G * H,))
+                               for name in _spec.LN_NAMES[:n_ln]]
             n_in = len(suffixes) * H
         L = len(self.hidden_sizes)
         self.n_top = n_in
@@ -79,7 +90,7 @@ class RecurrentNetwork(Model):
                 "hidden_sizes": list(self.hidden_sizes), "n_outputs": self.n_outputs,
                 "activation": self.activation, "dtype": self.dtype.name,
                 "return_sequences": self.return_sequences, "loss": self.loss,
-                "bidirectional": self.bidirectional}
+                "bidirectional": self.bidirectional, "layer_norm": self.layer_norm}
 
     @classmethod
     def from_config(cls, config):
@@ -120,6 +131,10 @@ class RecurrentNetwork(Model):
         for k, name, shape, offset, size in self._slots:
             bound = 1.0 / np.sqrt(fan[k])
             coefs[k][name][...] = rng.uniform(-bound, bound, size=shape)
+        for k, name, shape, offset, size in self._slots:
+            if name.startswith("ln_"):
+                # LayerNorm's init: gain 1, bias 0
+                flat[offset:offset + size] = 1.0 if "_weight" in name else 0.0
         if self.cell == "lstm":
             for k, H in enumerate(self.hidden_sizes):
                 for name in [n for n in coefs[k] if n.startswith("b_ih")]:
@@ -193,6 +208,31 @@ class RecurrentNetwork(Model):
                                dropout_masks=batch.dropout_masks)
         return value
 
+    def _infer_by_forward(self, layers, X, ws, lengths):
+        """What ``stack_infer`` returns, through the training forward pass.
+
+        The inference kernels have no layer normalisation; a layer-normalised
+        model predicts through the compiled training forward pass instead,
+        on packed rows (the training layer calls this chunk by chunk, so its
+        caches stay bounded).
+        """
+        n_samples, n_steps, n_features = X.shape
+        if lengths is None:
+            lengths = np.full(n_samples, n_steps, dtype=np.intp)
+        order = np.argsort(-lengths, kind="stable").astype(np.intp)
+        packing = _layers.Packing(lengths[order])
+        steps, slots = packing.time_major_index()
+        rows = order[slots]
+        X_packed = np.ascontiguousarray(X[rows, steps])
+        cache = _layers.stack_forward(self.cell, layers, X_packed, packing, ws, self.activation)
+        if self.return_sequences:
+            H = np.zeros((n_samples, n_steps, cache.output.shape[1]), self.dtype)
+            H[rows, steps] = cache.output
+            return H
+        H = np.empty((n_samples, cache.output.shape[1]), self.dtype)
+        H[order] = cache.final_states()[0][-1]
+        return H
+
     def dropout_widths(self):
         """Output widths of the layers below the top (PyTorch's dropout positions)."""
         n_dir = 2 if self.bidirectional else 1
@@ -220,8 +260,11 @@ class RecurrentNetwork(Model):
             With ``return_sequences`` one row per step; steps past a
             sequence's length hold the readout of a zero state.
         """
-        H = _layers.stack_infer(self.cell, coefs[:-1], X, ws, self.activation,
-                                self.return_sequences, lengths=lengths)
+        if self.layer_norm:
+            H = self._infer_by_forward(coefs[:-1], X, ws, lengths)
+        else:
+            H = _layers.stack_infer(self.cell, coefs[:-1], X, ws, self.activation,
+                                    self.return_sequences, lengths=lengths)
         rows = H.reshape(-1, H.shape[-1])
         out = self._readout(coefs[-1], rows, np.empty((rows.shape[0], self.n_outputs),
                                                        self.dtype))

@@ -55,6 +55,24 @@ the state is carried forward across windows, but no gradient crosses a
 window boundary (PyTorch's detach() of the state every k steps, with
 k1 = k2 = k). The gradient reaches the initial state from the first window.
 
+Layer normalisation (``ln_*`` arguments non-empty; SPEC 10, Ba et al.
+2016). The input projection of every row is normalised over its G*H gate
+units right after its GEMM, with gain/bias ``ln_ih_w``/``ln_ih_b``; the
+recurrent projection of each step goes to ``hh`` (as the GRU's always
+does), is normalised with ``ln_hh_w``/``ln_hh_b`` and, for the vanilla cell
+and the LSTM, then added to the gate rows; the unchanged row passes follow
+(so b_ih and b_hh are added after the normalisation). The LSTM also
+normalises c_t over its H units before the tanh of h_t = o * tanh(LN(c_t));
+the carried c_t stays raw. The row passes are reused unchanged: forward
+overwrites tanh(c_t) and h_t after the LSTM row, backward folds LN_c's
+backward into dc before the LSTM row (see ``backward``). Caches: the
+normalised rows ``ln_xhat_ih``, ``ln_xhat_hh`` (n_rows, G*H),
+``ln_chat`` (n_rows, H) and the inverse standard deviations ``ln_rstd``
+(n_rows, 3: input, recurrent, c). Backward keeps the gradient of the
+recurrent projection before normalisation in ``delta_hh`` (the operand of
+the carry GEMM and of dW_hh) and that of the input side in ``delta_ih``.
+With the empty arrays the passes do exactly what they did without it.
+
 Inference (``infer``) keeps one step of state and nothing for backward. It
 reads X batch-first (N, T, I), the layout users pass to predict, through
 ``order`` (the row of X behind each sorted row), copying x_t into the first
@@ -68,6 +86,7 @@ validates shapes; nothing inside the nogil sections touches a Python
 object.
 """
 from cython cimport floating
+from libc.math cimport tanh
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
@@ -117,6 +136,82 @@ assert [_spec.activation_code(a) for a in ("tanh", "relu", "sigmoid")] == \
     [_cells.ACT_TANH, _cells.ACT_RELU, _cells.ACT_SIGMOID]
 
 
+# Layer normalisation's epsilon (torch.nn.LayerNorm's default).
+cdef double LN_EPS = 1e-5
+
+
+cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t width,
+                   const floating* gain, const floating* bias, floating* xhat,
+                   Py_ssize_t ldx, floating* rstd, Py_ssize_t ld_rstd) noexcept nogil:
+    """Normalise each of ``n_rows`` rows of A in place over ``width``
+    columns: A <- gain * xhat + bias with xhat = (A - mean) * rstd; xhat
+    and rstd are kept for the backward pass."""
+    cdef:
+        Py_ssize_t r, j
+        double mean, var, d, inv
+        floating* row
+        floating* xr
+    for r in range(n_rows):
+        row = A + r * lda
+        xr = xhat + r * ldx
+        mean = 0
+        for j in range(width):
+            mean += row[j]
+        mean /= width
+        var = 0
+        for j in range(width):
+            d = row[j] - mean
+            var += d * d
+        inv = 1.0 / (var / width + LN_EPS) ** 0.5
+        rstd[r * ld_rstd] = <floating>inv
+        for j in range(width):
+            xr[j] = <floating>((row[j] - mean) * inv)
+            row[j] = gain[j] * xr[j] + bias[j]
+
+
+cdef void _ln_rows_backward(const floating* dY, Py_ssize_t ldy, Py_ssize_t n_rows,
+                            Py_ssize_t width, const floating* xhat, Py_ssize_t ldx,
+                            const floating* rstd, Py_ssize_t ld_rstd, const floating* gain,
+                            floating* dA, Py_ssize_t lda) noexcept nogil:
+    """dL/dA of :func:`_ln_rows` from dL/d(output) ``dY``: with g = dY * gain,
+    dA = rstd * (g - mean(g) - xhat * mean(g * xhat)). dA may alias dY."""
+    cdef:
+        Py_ssize_t r, j
+        double m1, m2, g
+        const floating* dy
+        const floating* xr
+        floating* da
+        floating inv
+    for r in range(n_rows):
+        dy = dY + r * ldy
+        xr = xhat + r * ldx
+        da = dA + r * lda
+        m1 = 0
+        m2 = 0
+        for j in range(width):
+            g = dy[j] * gain[j]
+            m1 += g
+            m2 += g * xr[j]
+        m1 /= width
+        m2 /= width
+        inv = rstd[r * ld_rstd]
+        for j in range(width):
+            da[j] = <floating>(inv * (dy[j] * gain[j] - m1 - xr[j] * m2))
+
+
+cdef void _ln_param_grads(const floating* dY, Py_ssize_t ldy, Py_ssize_t n_rows,
+                          Py_ssize_t width, const floating* xhat, Py_ssize_t ldx,
+                          floating* dgain, floating* dbias) noexcept nogil:
+    """dgain = sum over rows of dY * xhat, dbias = sum of dY (set, not added)."""
+    cdef Py_ssize_t r, j
+    memset(dgain, 0, width * sizeof(floating))
+    memset(dbias, 0, width * sizeof(floating))
+    for r in range(n_rows):
+        for j in range(width):
+            dgain[j] += dY[r * ldy + j] * xhat[r * ldx + j]
+            dbias[j] += dY[r * ldy + j]
+
+
 def forward(int cell, int activation,
             const floating[:, ::1] W_ih,          # IN (G*H, I)
             const floating[:, ::1] W_hh,          # IN (G*H, H)
@@ -133,9 +228,24 @@ def forward(int cell, int activation,
             floating[:, ::1] extra,               # OUT (n_rows, H): LSTM tanh(c_t), GRU W_hn h + b_hn
             floating[:, ::1] hh,                  # WORK (B, G*H): GRU recurrent projection
             floating[:, ::1] H_out,               # OUT (n_rows, W): h_t in columns out_col:out_col+H
-            Py_ssize_t out_col):
+            Py_ssize_t out_col,
+            # layer normalisation (all empty: none)
+            const floating[::1] ln_ih_w,          # IN (G*H,) gain of the input projection
+            const floating[::1] ln_ih_b,          # IN (G*H,) its bias
+            const floating[::1] ln_hh_w,          # IN (G*H,) gain of the recurrent projection
+            const floating[::1] ln_hh_b,          # IN (G*H,)
+            const floating[::1] ln_c_w,           # IN (H,) LSTM: gain of c_t
+            const floating[::1] ln_c_b,           # IN (H,)
+            floating[:, ::1] ln_xhat_ih,          # OUT (n_rows, G*H)
+            floating[:, ::1] ln_xhat_hh,          # OUT (n_rows, G*H)
+            floating[:, ::1] ln_chat,             # OUT (n_rows, H) (LSTM)
+            floating[:, ::1] ln_rstd):            # OUT (n_rows, 3)
     cdef:
         crnn_fpstate fp
+        bint ln = ln_ih_w.shape[0] > 0
+        bint separate_hh = ln or cell == CELL_GRU
+        Py_ssize_t j
+        floating* o_row
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
@@ -149,6 +259,9 @@ def forward(int cell, int activation,
             # Input projection of every valid row at once: gates = X @ W_ih^T.
             gemm(NoTrans, Trans, n_rows, n_gates, n_in,
                  1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
+            if ln:
+                _ln_rows(&gates[0, 0], n_gates, n_rows, n_gates, &ln_ih_w[0], &ln_ih_b[0],
+                         &ln_xhat_ih[0, 0], n_gates, &ln_rstd[0, 0], 3)
             r0 = n_rows if reverse else 0
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
@@ -158,12 +271,19 @@ def forward(int cell, int activation,
                 memcpy(&H_prev[r0, 0], &h_cur[0, 0], bs * row_bytes)
                 if cell == CELL_LSTM:
                     memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
-                if cell == CELL_GRU:
+                if separate_hh:
                     gemm(NoTrans, Trans, bs, n_gates, n_hidden,
                          1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
                 else:
                     gemm(NoTrans, Trans, bs, n_gates, n_hidden,
                          1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0], n_gates)
+                if ln:
+                    _ln_rows(&hh[0, 0], n_gates, bs, n_gates, &ln_hh_w[0], &ln_hh_b[0],
+                             &ln_xhat_hh[r0, 0], n_gates, &ln_rstd[r0, 1], 3)
+                    if cell != CELL_GRU:
+                        for b in range(bs):
+                            for j in range(n_gates):
+                                gates[r0 + b, j] += hh[b, j]
                 for b in range(bs):
                     r = r0 + b
                     if cell == CELL_RNN:
@@ -172,6 +292,16 @@ def forward(int cell, int activation,
                     elif cell == CELL_LSTM:
                         lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
                                          &c_cur[b, 0], &h_cur[b, 0], &extra[r, 0], n_hidden)
+                        if ln:
+                            # h_t = o * tanh(LN(c_t)): redo the row's last two
+                            # outputs from the normalised c_t
+                            memcpy(&extra[r, 0], &c_cur[b, 0], row_bytes)
+                            _ln_rows(&extra[r, 0], n_hidden, 1, n_hidden, &ln_c_w[0],
+                                     &ln_c_b[0], &ln_chat[r, 0], n_hidden, &ln_rstd[r, 2], 3)
+                            o_row = &gates[r, 3 * n_hidden]
+                            for j in range(n_hidden):
+                                extra[r, j] = <floating>tanh(extra[r, j])
+                                h_cur[b, j] = o_row[j] * extra[r, j]
                     else:
                         gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
                                         &H_prev[r, 0], &h_cur[b, 0], n_hidden)
@@ -180,6 +310,35 @@ def forward(int cell, int activation,
                     r0 += bs
         finally:
             crnn_fp_exit(fp)
+
+
+cdef void _ln_c_backward(const floating* o, const floating* tc, const floating* chat,
+                         floating rstd, const floating* gain, const floating* dh_in,
+                         const floating* dh, floating* dc, floating* dgain, floating* dbias,
+                         Py_ssize_t n) noexcept nogil:
+    """LSTM with a normalised c_t, one row, before its (unchanged) backward row.
+
+    h_t = o * tanh(y), y = gain * chat + bias. The row pass adds
+    u = dL/dh_t * o * (1 - tanh(y)^2), i.e. dL/dy, to dc as if y were c_t;
+    the true dL/dc_t takes v = LN_c's backward of u instead, so dc gets
+    v - u here. gain/bias gradients accumulate into dgain/dbias.
+    """
+    cdef:
+        Py_ssize_t j
+        double m1 = 0, m2 = 0, g
+        floating u
+    for j in range(n):
+        u = (dh_in[j] + dh[j]) * o[j] * (1 - tc[j] * tc[j])
+        dgain[j] += u * chat[j]
+        dbias[j] += u
+        g = u * gain[j]
+        m1 += g
+        m2 += g * chat[j]
+    m1 /= n
+    m2 /= n
+    for j in range(n):
+        u = (dh_in[j] + dh[j]) * o[j] * (1 - tc[j] * tc[j])
+        dc[j] += <floating>(rstd * (u * gain[j] - m1 - chat[j] * m2)) - u
 
 
 def backward(int cell, int activation,
@@ -205,9 +364,30 @@ def backward(int cell, int activation,
              floating[::1] db_ih,                  # OUT (G*H,)
              floating[::1] db_hh,                  # OUT (G*H,)
              floating[:, ::1] dX,                  # OUT (n_rows, I), or shape (0, 0) to skip
-             bint dX_accumulate):                  # add to dX (second direction) instead of set
+             bint dX_accumulate,                   # add to dX (second direction) instead of set
+             # layer normalisation (all empty: none); caches from forward
+             const floating[::1] ln_ih_w,          # IN (G*H,)
+             const floating[::1] ln_hh_w,          # IN (G*H,)
+             const floating[::1] ln_c_w,           # IN (H,) (LSTM)
+             const floating[:, ::1] ln_xhat_ih,    # IN (n_rows, G*H)
+             const floating[:, ::1] ln_xhat_hh,    # IN (n_rows, G*H)
+             const floating[:, ::1] ln_chat,       # IN (n_rows, H) (LSTM)
+             const floating[:, ::1] ln_rstd,       # IN (n_rows, 3)
+             floating[:, ::1] delta_hh,            # WORK (n_rows, G*H): d(W_hh h) per row
+             floating[:, ::1] delta_ih,            # WORK (n_rows, G*H): d(W_ih x) per row
+             floating[::1] dln_ih_w,               # OUT (G*H,)
+             floating[::1] dln_ih_b,               # OUT (G*H,)
+             floating[::1] dln_hh_w,               # OUT (G*H,)
+             floating[::1] dln_hh_b,               # OUT (G*H,)
+             floating[::1] dln_c_w,                # OUT (H,) (LSTM)
+             floating[::1] dln_c_b):               # OUT (H,) (LSTM)
     cdef:
         crnn_fpstate fp
+        bint ln = ln_ih_w.shape[0] > 0
+        # the operand of the carry GEMM and of dW_hh: the recurrent-side
+        # deltas, or with layer normalisation their gradient before it
+        const floating* rec_rows
+        Py_ssize_t rec_ld
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
@@ -229,6 +409,13 @@ def backward(int cell, int activation,
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
         if zero_row == NULL:
             raise MemoryError()
+    if ln:
+        rec_rows, rec_ld = &delta_hh[0, 0], n_gates
+        if cell == CELL_LSTM:
+            memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
+            memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
+    else:
+        rec_rows, rec_ld = &delta[0, 0], n_delta
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -246,13 +433,21 @@ def backward(int cell, int activation,
                         rnn_backward_row(&delta[r, 0], dh_in, &dh_cur[b, 0], &gates[r, 0],
                                          n_hidden, activation)
                     elif cell == CELL_LSTM:
+                        if ln:
+                            _ln_c_backward(&gates[r, 3 * n_hidden], &extra[r, 0], &ln_chat[r, 0],
+                                           ln_rstd[r, 2], &ln_c_w[0], dh_in, &dh_cur[b, 0],
+                                           &dc_cur[b, 0], &dln_c_w[0], &dln_c_b[0], n_hidden)
                         lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], dh_in,
                                           &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
                     else:
                         gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], dh_in,
                                          &dh_cur[b, 0], &delta[r, 0], n_hidden)
+                if ln:
+                    _ln_rows_backward(&delta[r0, 0], n_delta, bs, n_gates, &ln_xhat_hh[r0, 0],
+                                      n_gates, &ln_rstd[r0, 1], 3, &ln_hh_w[0],
+                                      &delta_hh[r0, 0], n_gates)
                 gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
-                     1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
+                     1, rec_rows + r0 * rec_ld, rec_ld, &W_hh[0, 0], n_hidden,
                      carry_beta, &dh_cur[0, 0], n_hidden)
                 if truncate > 0:
                     # cut the carry where it would cross a window boundary
@@ -267,9 +462,37 @@ def backward(int cell, int activation,
 
             # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
             gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
-                 1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
+                 1, rec_rows, rec_ld, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
             column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
-            if cell == CELL_GRU:
+            if ln:
+                _ln_param_grads(&delta[0, 0], n_delta, n_rows, n_gates, &ln_xhat_hh[0, 0],
+                                n_gates, &dln_hh_w[0], &dln_hh_b[0])
+                # Input side: its deltas side by side (the GRU's are columns
+                # 0:2H and 3H:4H), then back through the normalisation.
+                for r in range(n_rows):
+                    if cell == CELL_GRU:
+                        memcpy(&delta_ih[r, 0], &delta[r, 0], H2 * sizeof(floating))
+                        memcpy(&delta_ih[r, H2], &delta[r, n_gates], n_hidden * sizeof(floating))
+                    else:
+                        memcpy(&delta_ih[r, 0], &delta[r, 0], n_gates * sizeof(floating))
+                _ln_param_grads(&delta_ih[0, 0], n_gates, n_rows, n_gates, &ln_xhat_ih[0, 0],
+                                n_gates, &dln_ih_w[0], &dln_ih_b[0])
+                if cell == CELL_GRU:
+                    column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
+                    for j in range(H2):
+                        db_ih[j] = db_hh[j]
+                else:
+                    for j in range(n_gates):
+                        db_ih[j] = db_hh[j]
+                _ln_rows_backward(&delta_ih[0, 0], n_gates, n_rows, n_gates, &ln_xhat_ih[0, 0],
+                                  n_gates, &ln_rstd[0, 0], 3, &ln_ih_w[0], &delta_ih[0, 0],
+                                  n_gates)
+                gemm(Trans, NoTrans, n_gates, n_in, n_rows,
+                     1, &delta_ih[0, 0], n_gates, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+                if dX.shape[0] > 0:
+                    gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
+                         1, &delta_ih[0, 0], n_gates, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
+            elif cell == CELL_GRU:
                 # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
                 gemm(Trans, NoTrans, H2, n_in, n_rows,
                      1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)

@@ -26,6 +26,11 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid")
 #: direction of a bidirectional layer uses the same names with ``_reverse``.
 PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
 
+#: Layer normalisation's gains and biases in a layer dict (SPEC 10), in the
+#: kernels' argument order; the last pair (c_t) only for the LSTM.
+LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias",
+            "ln_c_weight", "ln_c_bias")
+
 
 def cell_code(cell):
     """Kernel code of a cell name."""

@@ -149,6 +149,22 @@ def _check_layers(cell, layers, n_features, dtype, direction):
                         f"{cell} layer with {n_in} inputs and H={n_hidden} needs {shape}")
                 if not np.all(np.isfinite(q[name + suffix])):
                     raise ValueError(f"layer {k} {name + suffix} contains NaN or infinity")
+        if any(name.startswith("ln_") for name in p):
+            # layer normalisation (SPEC 10): all of the cell's gains and biases
+            n_ln = 6 if cell == "lstm" else 4
+            for suffix in suffixes:
+                for name in _spec.LN_NAMES[:n_ln]:
+                    width = n_hidden if name.startswith("ln_c") else n_gates * n_hidden
+                    if name + suffix not in p:
+                        raise ValueError(f"layer {k} has layer-normalisation parameters but "
+                                         f"is missing {name + suffix}")
+                    value = _real_array(p[name + suffix], dtype, f"layer {k} {name + suffix}")
+                    if value.shape != (width,):
+                        raise ValueError(f"layer {k} {name + suffix} has shape {value.shape}, "
+                                         f"needs {(width,)}")
+                    if not np.all(np.isfinite(value)):
+                        raise ValueError(f"layer {k} {name + suffix} contains NaN or infinity")
+                    q[name + suffix] = value
         checked.append(q)
         n_in = len(suffixes) * n_hidden
     return checked
@@ -267,6 +283,11 @@ def forward(cell, X, layers, h0=None, c0=None, *, activation="tanh", lengths=Non
         ``direction="bidirectional"`` each dict also holds ``W_ih_reverse``,
         ``W_hh_reverse``, ``b_ih_reverse``, ``b_hh_reverse`` (PyTorch's
         names) and layer k > 0 reads both directions' outputs (I_k = 2 H_{k-1}).
+        A dict that also holds ``ln_ih_weight``, ``ln_ih_bias``,
+        ``ln_hh_weight``, ``ln_hh_bias`` (G*H,) and, for the LSTM,
+        ``ln_c_weight``, ``ln_c_bias`` (H,) (and their ``_reverse`` twins)
+        is a layer-normalised layer (SPEC 10); :func:`backward` then
+        returns their gradients too.
     h0, c0 : list of ndarray of shape (n_samples, D*H_k), default=None
         Initial states per layer (``c0`` for the LSTM only), D = 2 for a
         bidirectional stack (forward state first); None means zeros.

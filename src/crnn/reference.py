@@ -58,6 +58,18 @@ product:
     n_t &= \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})) \\
     h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
 
+**Layer normalisation** (a layer dict holding ``ln_ih_weight`` etc.;
+SPEC 10, Ba, Kiros and Hinton 2016): with
+:math:`\mathrm{LN}(a; \gamma, \beta) = \gamma \odot (a - \mu(a)) / \sqrt{\sigma^2(a) + 10^{-5}} + \beta`
+over the G*H gate units of one step, every cell uses
+:math:`\mathrm{LN}(W_{ih} x_t; \gamma_{ih}, \beta_{ih}) + b_{ih}` in place of
+:math:`W_{ih} x_t + b_{ih}` and
+:math:`\mathrm{LN}(W_{hh} h_{t-1}; \gamma_{hh}, \beta_{hh}) + b_{hh}` in place of
+:math:`W_{hh} h_{t-1} + b_{hh}` (the GRU's n block included, before
+:math:`r_t` multiplies it); the LSTM's output becomes
+:math:`h_t = o_t \odot \tanh(\mathrm{LN}(c_t; \gamma_c, \beta_c))` over its H
+units, while :math:`c_t` itself is carried unnormalised.
+
 The ``output`` of a network is the top layer's hidden sequence
 ``h_1..h_T``; ``h_n`` (and ``c_n``) hold every layer's final state.
 
@@ -86,7 +98,7 @@ import math
 
 import numpy as np
 
-from crnn._spec import ACTIVATIONS, CELLS, N_GATES, PARAM_NAMES
+from crnn._spec import ACTIVATIONS, CELLS, LN_NAMES, N_GATES, PARAM_NAMES
 
 __all__ = [
     "forward",
@@ -152,43 +164,69 @@ def _activation_grad(h, activation):
 # recurrent-side pre-activations, the part of dL/dh_{t-1} that does not go
 # through W_hh, and dL/dc_{t-1}.
 
-def _rnn_step(p, gi, h, c, activation):
-    h_t = _activate(gi + h @ p["W_hh"].T + p["b_hh"], activation)
+LN_EPS = 1e-5  # torch.nn.LayerNorm's default
+
+
+def _layer_norm(a, gain, bias):
+    """LN over the last axis; returns the output and what backward needs."""
+    mean = a.mean(axis=-1, keepdims=True)
+    rstd = 1.0 / np.sqrt(a.var(axis=-1, keepdims=True) + LN_EPS)
+    xhat = (a - mean) * rstd
+    return xhat * gain + bias, (xhat, rstd, gain)
+
+
+def _layer_norm_backward(dy, saved):
+    """dL/da of :func:`_layer_norm` from dL/d(output)."""
+    xhat, rstd, gain = saved
+    g = dy * gain
+    return rstd * (g - g.mean(axis=-1, keepdims=True)
+                   - xhat * (g * xhat).mean(axis=-1, keepdims=True))
+
+
+def _rnn_step(p, gi, gh, h, c, activation):
+    h_t = _activate(gi + gh, activation)
     return h_t, None, None
 
 
 def _rnn_step_backward(p, saved, h_prev, c_prev, h_t, c_t, dh, dc, activation):
     delta = dh * _activation_grad(h_t, activation)
-    return delta, delta, 0, None
+    return delta, delta, 0, None, None
 
 
-def _lstm_step(p, gi, h, c, activation):
+def _lstm_step(p, gi, gh, h, c, activation):
     H = h.shape[1]
-    a = gi + h @ p["W_hh"].T + p["b_hh"]                      # (N, 4H)
+    a = gi + gh                                               # (N, 4H)
     i = _sigmoid(a[:, 0:H])
     f = _sigmoid(a[:, H:2 * H])
     g = np.tanh(a[:, 2 * H:3 * H])
     o = _sigmoid(a[:, 3 * H:4 * H])
     c_t = f * c + i * g
-    h_t = o * np.tanh(c_t)
-    return h_t, c_t, (i, f, g, o)
+    ln_c = None
+    if "ln_c_weight" in p:
+        y, ln_c = _layer_norm(c_t, p["ln_c_weight"], p["ln_c_bias"])
+        tanh_c = np.tanh(y)
+    else:
+        tanh_c = np.tanh(c_t)
+    h_t = o * tanh_c
+    return h_t, c_t, (i, f, g, o, tanh_c, ln_c)
 
 
 def _lstm_step_backward(p, saved, h_prev, c_prev, h_t, c_t, dh, dc, activation):
-    i, f, g, o = saved
-    tanh_c = np.tanh(c_t)
-    dc = dc + dh * o * (1 - tanh_c * tanh_c)                  # dL/dc_t
+    i, f, g, o, tanh_c, ln_c = saved
+    d_y = dh * o * (1 - tanh_c * tanh_c)                     # dL/d(tanh's argument)
+    dc = dc + (d_y if ln_c is None else _layer_norm_backward(d_y, ln_c))  # dL/dc_t
+    # per-row contributions to the c normalisation's gain and bias
+    ln_grads = None if ln_c is None else {"ln_c_weight": d_y * ln_c[0], "ln_c_bias": d_y}
     delta = np.concatenate([dc * g * i * (1 - i),             # through i
                             dc * c_prev * f * (1 - f),        # through f
                             dc * i * (1 - g * g),             # through g
                             dh * tanh_c * o * (1 - o)],       # through o
                            axis=1)
-    return delta, delta, 0, dc * f
+    return delta, delta, 0, dc * f, ln_grads
 
 
-def _gru_step(p, gi, h, c, activation):
-    H = h.shape[1]
-    gh = h @ p["W_hh"].T + p["b_hh"]                           # hidden side, (N, 3H)
+def _gru_step(p, gi, gh, h, c, activation):
+    H = h.shape[1]                                            # gh: hidden side, (N, 3H)
     r = _sigmoid(gi[:, 0:H] + gh[:, 0:H])
     z = _sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
     n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
@@ -203,7 +241,7 @@ def _gru_step_backward(p, saved, h_prev, c_prev, h_t, c_t, dh, dc, activation):
     dr = dn * hn * r * (1 - r)
     d_in = np.concatenate([dr, dz, dn], axis=1)
     d_rec = np.concatenate([dr, dz, dn * r], axis=1)
-    return d_in, d_rec, dh * z, None
+    return d_in, d_rec, dh * z, None, None
 
 
 _STEPS = {"rnn": (_rnn_step, _rnn_step_backward),
@@ -254,6 +292,15 @@ def _prepare(X, layers, n_gates):
                     f"{(n_gates * n_hidden,)}; got "
                     + ", ".join(f"{key} {q[key].shape}" for key in PARAM_NAMES))
             p.update({key + suffix: q[key] for key in PARAM_NAMES})
+            if "ln_ih_weight" + suffix in layer:
+                n_ln = 6 if n_gates == 4 else 4
+                for key in LN_NAMES[:n_ln]:
+                    value = np.asarray(layer[key + suffix]).astype(X.dtype, copy=False)
+                    width = n_hidden if key.startswith("ln_c") else n_gates * n_hidden
+                    if value.shape != (width,):
+                        raise ValueError(f"layer {k}: {key + suffix} must have shape "
+                                         f"{(width,)}, got {value.shape}")
+                    p[key + suffix] = value
         params.append(p)
         n_in = n_dir * p["W_hh"].shape[1]
     return X, params
@@ -262,7 +309,7 @@ def _prepare(X, layers, n_gates):
 def _direction(p, d):
     """One direction's parameters of a layer, under the plain names."""
     suffix = _REVERSE if d == 1 else ""
-    return {key: p[key + suffix] for key in PARAM_NAMES}
+    return {key: p[key + suffix] for key in PARAM_NAMES + LN_NAMES if key + suffix in p}
 
 
 def _states(states, n, widths, dtype, name):
@@ -281,7 +328,7 @@ def _states(states, n, widths, dtype, name):
     return out
 
 
-def _parameter_grads(p, x, h_prev, d_in, d_rec):
+def _parameter_grads(p, x, h_prev, d_in, d_rec, ln_in=None, ln_rec=None):
     """Parameter and input gradients of one layer from its pre-activation deltas.
 
     Parameters
@@ -296,6 +343,12 @@ def _parameter_grads(p, x, h_prev, d_in, d_rec):
         dL/d(input-side pre-activation ``W_ih x_t + b_ih``) and
         dL/d(hidden-side pre-activation ``W_hh h_{t-1} + b_hh``); equal
         except for the GRU's candidate block.
+    ln_in : tuple or None
+        Layer normalisation of the input projection (what
+        :func:`_layer_norm` saved over all steps), or None.
+    ln_rec : tuple of ndarray or None
+        With layer normalisation: the normalised recurrent projections
+        (N, T, G*H) and dL/d(W_hh h_{t-1}) before the normalisation.
 
     Returns
     -------
@@ -304,13 +357,18 @@ def _parameter_grads(p, x, h_prev, d_in, d_rec):
         ``W_ih`` (G*H, I), ``W_hh`` (G*H, H), ``b_ih`` (G*H,), ``b_hh`` (G*H,).
     """
     # sum over samples n and steps t of outer(delta[n, t], x[n, t])
-    grads = {
-        "W_ih": np.tensordot(d_in, x, axes=([0, 1], [0, 1])),
-        "W_hh": np.tensordot(d_rec, h_prev, axes=([0, 1], [0, 1])),
-        "b_ih": d_in.sum(axis=(0, 1)),
-        "b_hh": d_rec.sum(axis=(0, 1)),
-    }
-    dx = d_in @ p["W_ih"]
+    grads = {"b_ih": d_in.sum(axis=(0, 1)), "b_hh": d_rec.sum(axis=(0, 1))}
+    d_proj_in, d_proj_rec = d_in, d_rec
+    if ln_in is not None:
+        xhat_rec, d_proj_rec = ln_rec
+        grads["ln_ih_weight"] = (d_in * ln_in[0]).sum(axis=(0, 1))
+        grads["ln_ih_bias"] = grads["b_ih"].copy()
+        grads["ln_hh_weight"] = (d_rec * xhat_rec).sum(axis=(0, 1))
+        grads["ln_hh_bias"] = grads["b_hh"].copy()
+        d_proj_in = _layer_norm_backward(d_in, ln_in)
+    grads["W_ih"] = np.tensordot(d_proj_in, x, axes=([0, 1], [0, 1]))
+    grads["W_hh"] = np.tensordot(d_proj_rec, h_prev, axes=([0, 1], [0, 1]))
+    dx = d_proj_in @ p["W_ih"]
     return dx, grads
 
 
@@ -330,15 +388,24 @@ def _layer_forward(cell, x, p, h0, c0, activation, lengths, reverse):
     step, _ = _STEPS[cell]
     n, n_steps, _ = x.shape
     n_hidden = p["W_hh"].shape[1]
-    x_proj = x @ p["W_ih"].T + p["b_ih"]                       # (N, T, G*H)
+    layer_norm = "ln_ih_weight" in p
+    x_proj = x @ p["W_ih"].T                                  # (N, T, G*H)
+    ln_in = None
+    if layer_norm:
+        x_proj, ln_in = _layer_norm(x_proj, p["ln_ih_weight"], p["ln_ih_bias"])
+    x_proj = x_proj + p["b_ih"]
     out = np.zeros((n, n_steps, n_hidden), dtype=x.dtype)
     order = list(range(n_steps))[::-1] if reverse else list(range(n_steps))
     h, c = h0, c0
     steps = [None] * n_steps
     for t in order:
         active = None if lengths is None else (lengths > t)[:, np.newaxis]
-        h_t, c_t, saved = step(p, x_proj[:, t], h, c, activation)
-        steps[t] = (h, c, h_t, c_t, saved, active)
+        gh = h @ p["W_hh"].T
+        ln_rec = None
+        if layer_norm:
+            gh, ln_rec = _layer_norm(gh, p["ln_hh_weight"], p["ln_hh_bias"])
+        h_t, c_t, saved = step(p, x_proj[:, t], gh + p["b_hh"], h, c, activation)
+        steps[t] = (h, c, h_t, c_t, saved, active, ln_rec)
         if active is not None:
             h_t = np.where(active, h_t, h)
             c_t = None if c is None else np.where(active, c_t, c)
@@ -346,7 +413,7 @@ def _layer_forward(cell, x, p, h0, c0, activation, lengths, reverse):
         else:
             out[:, t] = h_t
         h, c = h_t, c_t
-    return out, h, c, {"x": x, "steps": steps, "order": order}
+    return out, h, c, {"x": x, "steps": steps, "order": order, "ln_in": ln_in}
 
 
 def _layer_backward(cell, lc, p, d_out, dh, dc, activation, lengths, reverse, truncate):
@@ -357,13 +424,26 @@ def _layer_backward(cell, lc, p, d_out, dh, dc, activation, lengths, reverse, tr
     width = p["W_hh"].shape[0]
     d_in = np.zeros((n, n_steps, width), dtype=d_out.dtype)
     d_rec = np.zeros_like(d_in)
+    layer_norm = lc["ln_in"] is not None
+    step_grads = {}  # parameters used inside a step's cell (LSTM's c normalisation)
+    d_proj_rec = np.zeros_like(d_in) if layer_norm else d_rec
+    xhat_rec = np.zeros_like(d_in) if layer_norm else None
     for t in lc["order"][::-1]:
-        h_prev, c_prev, h_t, c_t, saved, active = steps[t]
-        di, dr, dh_direct, dc_prev = step_backward(p, saved, h_prev, c_prev, h_t, c_t,
-                                                   dh + d_out[:, t], dc, activation)
-        dh_prev = dh_direct + dr @ p["W_hh"]                  # dL/dh_{t-1}
+        h_prev, c_prev, h_t, c_t, saved, active, ln_rec = steps[t]
+        di, dr, dh_direct, dc_prev, row_grads = step_backward(
+            p, saved, h_prev, c_prev, h_t, c_t, dh + d_out[:, t], dc, activation)
         if active is not None:
             di, dr = di * active, dr * active
+        for key, rows in (row_grads or {}).items():
+            if active is not None:
+                rows = rows * active
+            step_grads[key] = step_grads.get(key, 0) + rows.sum(axis=0)
+        # dL/d(W_hh h_{t-1}): through the normalisation, if any
+        dp = _layer_norm_backward(dr, ln_rec) if layer_norm else dr
+        dh_prev = dh_direct + dp @ p["W_hh"]                  # dL/dh_{t-1}
+        if layer_norm:
+            d_proj_rec[:, t], xhat_rec[:, t] = dp, ln_rec[0]
+        if active is not None:
             dh_prev = np.where(active, dh_prev, dh)
             if dc is not None:
                 dc_prev = np.where(active, dc_prev, dc)
@@ -381,7 +461,9 @@ def _layer_backward(cell, lc, p, d_out, dh, dc, activation, lengths, reverse, tr
         d_in[:, t], d_rec[:, t] = di, dr
         dh, dc = dh_prev, dc_prev
     h_prev_seq = np.stack([steps[t][0] for t in range(n_steps)], axis=1)
-    dx, grads = _parameter_grads(p, lc["x"], h_prev_seq, d_in, d_rec)
+    dx, grads = _parameter_grads(p, lc["x"], h_prev_seq, d_in, d_rec, lc["ln_in"],
+                                 (xhat_rec, d_proj_rec) if layer_norm else None)
+    grads.update(step_grads)
     return dx, grads, dh, dc
 
 
