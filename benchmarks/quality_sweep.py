@@ -32,17 +32,19 @@ SWEEPS = {
     "forget_bias": [(f"forget_bias={v}", {"forget_bias": v}) for v in (0.0, 1.0, 2.0)],
     "learning_rate": [(f"lr={v}", {"learning_rate_init": v}) for v in (1e-3, 3e-3, 1e-2)],
     "batch_size": [(f"batch={v}", {"batch_size": v}) for v in (8, 16, 32)],
+    "forget_bias_01": [(f"forget_bias={v}", {"forget_bias": v}) for v in (0.0, 1.0)],
+    "learning_rate_13": [(f"lr={v}", {"learning_rate_init": v}) for v in (1e-3, 3e-3)],
     "clip": [(f"clip={v}", {"clip_grad_norm": v}) for v in (1.0, 5.0, None)],
     "recurrent_init": [(f"init={v}", {"recurrent_init": v}) for v in ("uniform", "orthogonal")],
     "bidirectional": [(f"bidirectional={v}", {"bidirectional": v}) for v in (False, True)],
     "depth": [("1x64", {"hidden_layer_sizes": (64,)}), ("2x64", {"hidden_layer_sizes": (64, 64)}),
               ("1x32", {"hidden_layer_sizes": (32,)})],
-    "patience": [(f"n_iter_no_change={v}", {"n_iter_no_change": v}) for v in (10, 30)],
+    "patience": [(f"n_iter_no_change={v}", {"n_iter_no_change": v}) for v in (10, 30, 50, 200)],
 }
 
 DEFAULT_SETS = ("ItalyPowerDemand", "GunPoint", "ArrowHead", "BasicMotions",
                 "JapaneseVowels", "PickupGesture", "Covid3Month", "CardanoSentiment",
-                "Airline", "USChange")
+                "Airline", "Solar", "USChange")
 
 
 _uniform_init = None
