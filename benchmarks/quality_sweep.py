@@ -39,6 +39,11 @@ SWEEPS = {
     "bidirectional": [(f"bidirectional={v}", {"bidirectional": v}) for v in (False, True)],
     "depth": [("1x64", {"hidden_layer_sizes": (64,)}), ("2x64", {"hidden_layer_sizes": (64, 64)}),
               ("1x32", {"hidden_layer_sizes": (32,)})],
+    # "steps_per_epoch": k sets batch_size = clip(n_train // k, 4, 32), so a
+    # small training set still gets about k optimizer steps per epoch
+    "batch_rule": [("batch=min(32,n)", {}),
+                   ("batch=clip(n//8,4,32)", {"steps_per_epoch": 8}),
+                   ("batch=clip(n//16,4,32)", {"steps_per_epoch": 16})],
     "patience": [(f"n_iter_no_change={v}", {"n_iter_no_change": v}) for v in (10, 30, 50, 200)],
 }
 
@@ -116,6 +121,9 @@ def main(argv=None):
             if raw not in loaded:
                 loaded[raw] = quality.load(name, raw=raw)
             data = loaded[raw]
+            per_epoch = params.pop("steps_per_epoch", None)
+            if per_epoch:
+                params["batch_size"] = int(np.clip(len(data["y_train"]) // per_epoch, 4, 32))
             _set_recurrent_init(params.pop("recurrent_init", "uniform"))
             start = time.perf_counter()
             r = quality.run_cell_multi(data, cells, seeds, params, args.max_iter)
