@@ -36,6 +36,7 @@
 #ifndef CRNN_GATE_ROWS_H
 #define CRNN_GATE_ROWS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,14 @@ static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "av
         void (*gru_backward_row)(const T *, const T *, const T *, const T *, T *, T *,  \
                                  ptrdiff_t);                                            \
         void (*column_sums)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);           \
+        void (*ln_row)(T *, const T *, const T *, T *, T *, ptrdiff_t);                 \
+        void (*ln_row_backward)(const T *, const T *, T, const T *, T *, T *, T *,      \
+                                ptrdiff_t);                                             \
+        void (*lstm_ln_output_row)(const T *, const T *, const T *, const T *, T *,     \
+                                   T *, T *, T *, ptrdiff_t);                           \
+        void (*lstm_ln_backward_row)(const T *, const T *, const T *, T, const T *,     \
+                                     const T *, const T *, T *, T *, T *, T *,          \
+                                     ptrdiff_t);                                        \
     }
 CRNN_ROWS_STRUCT(float, crnn_rows_f_table);
 CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
@@ -86,24 +95,28 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 #define CRNN_ROWS_TABLE struct crnn_rows_f_table
 #define CRNN_SIGMOID crnn_sigmoidf
 #define CRNN_TANH crnn_tanhf
+#define CRNN_SQRT sqrtf
 #include "_gate_rows_levels.h"
 #undef CRNN_T
 #undef CRNN_PRECISION
 #undef CRNN_ROWS_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
+#undef CRNN_SQRT
 
 #define CRNN_T double
 #define CRNN_PRECISION _d
 #define CRNN_ROWS_TABLE struct crnn_rows_d_table
 #define CRNN_SIGMOID crnn_sigmoid
 #define CRNN_TANH crnn_tanh
+#define CRNN_SQRT sqrt
 #include "_gate_rows_levels.h"
 #undef CRNN_T
 #undef CRNN_PRECISION
 #undef CRNN_ROWS_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
+#undef CRNN_SQRT
 
 /* The tables of the levels this build has (the baseline everywhere). */
 static const struct crnn_rows_f_table *const crnn_rows_f_levels[CRNN_SIMD_N] = {
@@ -200,6 +213,27 @@ static inline void crnn_gru_backward_row##P(const T *a, const T *hn, const T *h_
 static inline void crnn_column_sums##P(const T *A, ptrdiff_t n_rows, ptrdiff_t n_cols, \
                                        ptrdiff_t ld, T *out) {                         \
     crnn_rows##P->column_sums(A, n_rows, n_cols, ld, out);                             \
+}                                                                                       \
+static inline void crnn_ln_row##P(T *a, const T *gain, const T *bias, T *xhat,         \
+                                  T *rstd, ptrdiff_t n) {                              \
+    crnn_rows##P->ln_row(a, gain, bias, xhat, rstd, n);                                \
+}                                                                                       \
+static inline void crnn_ln_row_backward##P(const T *dy, const T *xhat, T rstd,         \
+                                           const T *gain, T *da, T *dgain, T *dbias,   \
+                                           ptrdiff_t n) {                              \
+    crnn_rows##P->ln_row_backward(dy, xhat, rstd, gain, da, dgain, dbias, n);          \
+}                                                                                       \
+static inline void crnn_lstm_ln_output_row##P(const T *c, const T *o, const T *gain,   \
+                                              const T *bias, T *chat, T *rstd, T *tc,  \
+                                              T *h, ptrdiff_t n) {                     \
+    crnn_rows##P->lstm_ln_output_row(c, o, gain, bias, chat, rstd, tc, h, n);          \
+}                                                                                       \
+static inline void crnn_lstm_ln_backward_row##P(const T *o, const T *tc, const T *chat,\
+                                                T rstd, const T *gain, const T *dh_in, \
+                                                const T *dh, T *dc, T *dgain,          \
+                                                T *dbias, T *work, ptrdiff_t n) {      \
+    crnn_rows##P->lstm_ln_backward_row(o, tc, chat, rstd, gain, dh_in, dh, dc, dgain,  \
+                                       dbias, work, n);                                \
 }
 CRNN_ROWS_WRAPPERS(float, _f)
 CRNN_ROWS_WRAPPERS(double, _d)

@@ -46,6 +46,26 @@ cdef extern from "_gate_rows.h" nogil:
                             Py_ssize_t ld, float* out)
     void crnn_column_sums_d(const double* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
                             Py_ssize_t ld, double* out)
+    void crnn_ln_row_f(float* a, const float* gain, const float* bias, float* xhat, float* rstd,
+                        Py_ssize_t n)
+    void crnn_ln_row_backward_f(const float* dy, const float* xhat, float rstd, const float* gain,
+                                 float* da, float* dgain, float* dbias, Py_ssize_t n)
+    void crnn_lstm_ln_output_row_f(const float* c, const float* o, const float* gain,
+                                    const float* bias, float* chat, float* rstd, float* tc, float* h,
+                                    Py_ssize_t n)
+    void crnn_lstm_ln_backward_row_f(const float* o, const float* tc, const float* chat, float rstd,
+                                      const float* gain, const float* dh_in, const float* dh,
+                                      float* dc, float* dgain, float* dbias, float* work, Py_ssize_t n)
+    void crnn_ln_row_d(double* a, const double* gain, const double* bias, double* xhat, double* rstd,
+                        Py_ssize_t n)
+    void crnn_ln_row_backward_d(const double* dy, const double* xhat, double rstd, const double* gain,
+                                 double* da, double* dgain, double* dbias, Py_ssize_t n)
+    void crnn_lstm_ln_output_row_d(const double* c, const double* o, const double* gain,
+                                    const double* bias, double* chat, double* rstd, double* tc, double* h,
+                                    Py_ssize_t n)
+    void crnn_lstm_ln_backward_row_d(const double* o, const double* tc, const double* chat, double rstd,
+                                      const double* gain, const double* dh_in, const double* dh,
+                                      double* dc, double* dgain, double* dbias, double* work, Py_ssize_t n)
 
 
 cdef inline void column_sums(const floating* A, Py_ssize_t n_rows, Py_ssize_t n_cols,

@@ -86,7 +86,6 @@ validates shapes; nothing inside the nogil sections touches a Python
 object.
 """
 from cython cimport floating
-from libc.math cimport tanh
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
@@ -97,7 +96,8 @@ from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
 from crnn._gate_rows cimport column_sums
 from crnn._rows cimport (gru_backward_row, gru_forward_row, gru_infer_row,
-                         lstm_backward_row, lstm_forward_row, lstm_infer_row,
+                         ln_row, ln_row_backward, lstm_backward_row, lstm_forward_row,
+                         lstm_infer_row, lstm_ln_backward_row, lstm_ln_output_row,
                          rnn_backward_row, rnn_forward_row, rnn_infer_row)
 
 import os
@@ -136,80 +136,27 @@ assert [_spec.activation_code(a) for a in ("tanh", "relu", "sigmoid")] == \
     [_cells.ACT_TANH, _cells.ACT_RELU, _cells.ACT_SIGMOID]
 
 
-# Layer normalisation's epsilon (torch.nn.LayerNorm's default).
-cdef double LN_EPS = 1e-5
-
-
 cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t width,
                    const floating* gain, const floating* bias, floating* xhat,
                    Py_ssize_t ldx, floating* rstd, Py_ssize_t ld_rstd) noexcept nogil:
-    """Normalise each of ``n_rows`` rows of A in place over ``width``
-    columns: A <- gain * xhat + bias with xhat = (A - mean) * rstd; xhat
-    and rstd are kept for the backward pass."""
-    cdef:
-        Py_ssize_t r, j
-        double mean, var, d, inv
-        floating* row
-        floating* xr
+    """Normalise each of ``n_rows`` rows of A in place (``ln_row``: A <-
+    gain * xhat + bias), keeping xhat and rstd for the backward pass."""
+    cdef Py_ssize_t r
     for r in range(n_rows):
-        row = A + r * lda
-        xr = xhat + r * ldx
-        mean = 0
-        for j in range(width):
-            mean += row[j]
-        mean /= width
-        var = 0
-        for j in range(width):
-            d = row[j] - mean
-            var += d * d
-        inv = 1.0 / (var / width + LN_EPS) ** 0.5
-        rstd[r * ld_rstd] = <floating>inv
-        for j in range(width):
-            xr[j] = <floating>((row[j] - mean) * inv)
-            row[j] = gain[j] * xr[j] + bias[j]
+        ln_row(A + r * lda, gain, bias, xhat + r * ldx, rstd + r * ld_rstd, width)
 
 
 cdef void _ln_rows_backward(const floating* dY, Py_ssize_t ldy, Py_ssize_t n_rows,
                             Py_ssize_t width, const floating* xhat, Py_ssize_t ldx,
                             const floating* rstd, Py_ssize_t ld_rstd, const floating* gain,
-                            floating* dA, Py_ssize_t lda) noexcept nogil:
-    """dL/dA of :func:`_ln_rows` from dL/d(output) ``dY``: with g = dY * gain,
-    dA = rstd * (g - mean(g) - xhat * mean(g * xhat)). dA may alias dY."""
-    cdef:
-        Py_ssize_t r, j
-        double m1, m2, g
-        const floating* dy
-        const floating* xr
-        floating* da
-        floating inv
+                            floating* dA, Py_ssize_t lda, floating* dgain,
+                            floating* dbias) noexcept nogil:
+    """dL/dA of :func:`_ln_rows` from dL/d(output) ``dY`` (dA may be dY);
+    adds the rows' gain and bias gradients to dgain, dbias."""
+    cdef Py_ssize_t r
     for r in range(n_rows):
-        dy = dY + r * ldy
-        xr = xhat + r * ldx
-        da = dA + r * lda
-        m1 = 0
-        m2 = 0
-        for j in range(width):
-            g = dy[j] * gain[j]
-            m1 += g
-            m2 += g * xr[j]
-        m1 /= width
-        m2 /= width
-        inv = rstd[r * ld_rstd]
-        for j in range(width):
-            da[j] = <floating>(inv * (dy[j] * gain[j] - m1 - xr[j] * m2))
-
-
-cdef void _ln_param_grads(const floating* dY, Py_ssize_t ldy, Py_ssize_t n_rows,
-                          Py_ssize_t width, const floating* xhat, Py_ssize_t ldx,
-                          floating* dgain, floating* dbias) noexcept nogil:
-    """dgain = sum over rows of dY * xhat, dbias = sum of dY (set, not added)."""
-    cdef Py_ssize_t r, j
-    memset(dgain, 0, width * sizeof(floating))
-    memset(dbias, 0, width * sizeof(floating))
-    for r in range(n_rows):
-        for j in range(width):
-            dgain[j] += dY[r * ldy + j] * xhat[r * ldx + j]
-            dbias[j] += dY[r * ldy + j]
+        ln_row_backward(dY + r * ldy, xhat + r * ldx, rstd[r * ld_rstd], gain, dA + r * lda,
+                        dgain, dbias, width)
 
 
 def forward(int cell, int activation,
@@ -245,7 +192,6 @@ def forward(int cell, int activation,
         bint ln = ln_ih_w.shape[0] > 0
         bint separate_hh = ln or cell == CELL_GRU
         Py_ssize_t j
-        floating* o_row
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
@@ -295,13 +241,10 @@ def forward(int cell, int activation,
                         if ln:
                             # h_t = o * tanh(LN(c_t)): redo the row's last two
                             # outputs from the normalised c_t
-                            memcpy(&extra[r, 0], &c_cur[b, 0], row_bytes)
-                            _ln_rows(&extra[r, 0], n_hidden, 1, n_hidden, &ln_c_w[0],
-                                     &ln_c_b[0], &ln_chat[r, 0], n_hidden, &ln_rstd[r, 2], 3)
-                            o_row = &gates[r, 3 * n_hidden]
-                            for j in range(n_hidden):
-                                extra[r, j] = <floating>tanh(extra[r, j])
-                                h_cur[b, j] = o_row[j] * extra[r, j]
+                            lstm_ln_output_row(&c_cur[b, 0], &gates[r, 3 * n_hidden],
+                                               &ln_c_w[0], &ln_c_b[0], &ln_chat[r, 0],
+                                               &ln_rstd[r, 2], &extra[r, 0], &h_cur[b, 0],
+                                               n_hidden)
                     else:
                         gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
                                         &H_prev[r, 0], &h_cur[b, 0], n_hidden)
@@ -310,35 +253,6 @@ def forward(int cell, int activation,
                     r0 += bs
         finally:
             crnn_fp_exit(fp)
-
-
-cdef void _ln_c_backward(const floating* o, const floating* tc, const floating* chat,
-                         floating rstd, const floating* gain, const floating* dh_in,
-                         const floating* dh, floating* dc, floating* dgain, floating* dbias,
-                         Py_ssize_t n) noexcept nogil:
-    """LSTM with a normalised c_t, one row, before its (unchanged) backward row.
-
-    h_t = o * tanh(y), y = gain * chat + bias. The row pass adds
-    u = dL/dh_t * o * (1 - tanh(y)^2), i.e. dL/dy, to dc as if y were c_t;
-    the true dL/dc_t takes v = LN_c's backward of u instead, so dc gets
-    v - u here. gain/bias gradients accumulate into dgain/dbias.
-    """
-    cdef:
-        Py_ssize_t j
-        double m1 = 0, m2 = 0, g
-        floating u
-    for j in range(n):
-        u = (dh_in[j] + dh[j]) * o[j] * (1 - tc[j] * tc[j])
-        dgain[j] += u * chat[j]
-        dbias[j] += u
-        g = u * gain[j]
-        m1 += g
-        m2 += g * chat[j]
-    m1 /= n
-    m2 /= n
-    for j in range(n):
-        u = (dh_in[j] + dh[j]) * o[j] * (1 - tc[j] * tc[j])
-        dc[j] += <floating>(rstd * (u * gain[j] - m1 - chat[j] * m2)) - u
 
 
 def backward(int cell, int activation,
@@ -388,6 +302,8 @@ def backward(int cell, int activation,
         # deltas, or with layer normalisation their gradient before it
         const floating* rec_rows
         Py_ssize_t rec_ld
+        const floating* src
+        floating* ln_work = NULL  # one row of scratch for the LSTM's c normalisation
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
@@ -411,7 +327,16 @@ def backward(int cell, int activation,
             raise MemoryError()
     if ln:
         rec_rows, rec_ld = &delta_hh[0, 0], n_gates
+        # the row passes below add to these
+        memset(&dln_hh_w[0], 0, n_gates * sizeof(floating))
+        memset(&dln_hh_b[0], 0, n_gates * sizeof(floating))
+        memset(&dln_ih_w[0], 0, n_gates * sizeof(floating))
+        memset(&dln_ih_b[0], 0, n_gates * sizeof(floating))
         if cell == CELL_LSTM:
+            ln_work = <floating*>calloc(n_hidden, sizeof(floating))
+            if ln_work == NULL:
+                free(zero_row)
+                raise MemoryError()
             memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
             memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
     else:
@@ -434,9 +359,10 @@ def backward(int cell, int activation,
                                          n_hidden, activation)
                     elif cell == CELL_LSTM:
                         if ln:
-                            _ln_c_backward(&gates[r, 3 * n_hidden], &extra[r, 0], &ln_chat[r, 0],
-                                           ln_rstd[r, 2], &ln_c_w[0], dh_in, &dh_cur[b, 0],
-                                           &dc_cur[b, 0], &dln_c_w[0], &dln_c_b[0], n_hidden)
+                            lstm_ln_backward_row(&gates[r, 3 * n_hidden], &extra[r, 0],
+                                                 &ln_chat[r, 0], ln_rstd[r, 2], &ln_c_w[0],
+                                                 dh_in, &dh_cur[b, 0], &dc_cur[b, 0],
+                                                 &dln_c_w[0], &dln_c_b[0], ln_work, n_hidden)
                         lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], dh_in,
                                           &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
                     else:
@@ -445,7 +371,7 @@ def backward(int cell, int activation,
                 if ln:
                     _ln_rows_backward(&delta[r0, 0], n_delta, bs, n_gates, &ln_xhat_hh[r0, 0],
                                       n_gates, &ln_rstd[r0, 1], 3, &ln_hh_w[0],
-                                      &delta_hh[r0, 0], n_gates)
+                                      &delta_hh[r0, 0], n_gates, &dln_hh_w[0], &dln_hh_b[0])
                 gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
                      1, rec_rows + r0 * rec_ld, rec_ld, &W_hh[0, 0], n_hidden,
                      carry_beta, &dh_cur[0, 0], n_hidden)
@@ -465,18 +391,17 @@ def backward(int cell, int activation,
                  1, rec_rows, rec_ld, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
             column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
             if ln:
-                _ln_param_grads(&delta[0, 0], n_delta, n_rows, n_gates, &ln_xhat_hh[0, 0],
-                                n_gates, &dln_hh_w[0], &dln_hh_b[0])
                 # Input side: its deltas side by side (the GRU's are columns
                 # 0:2H and 3H:4H), then back through the normalisation.
                 for r in range(n_rows):
                     if cell == CELL_GRU:
                         memcpy(&delta_ih[r, 0], &delta[r, 0], H2 * sizeof(floating))
                         memcpy(&delta_ih[r, H2], &delta[r, n_gates], n_hidden * sizeof(floating))
+                        src = &delta_ih[r, 0]
                     else:
-                        memcpy(&delta_ih[r, 0], &delta[r, 0], n_gates * sizeof(floating))
-                _ln_param_grads(&delta_ih[0, 0], n_gates, n_rows, n_gates, &ln_xhat_ih[0, 0],
-                                n_gates, &dln_ih_w[0], &dln_ih_b[0])
+                        src = &delta[r, 0]
+                    ln_row_backward(src, &ln_xhat_ih[r, 0], ln_rstd[r, 0], &ln_ih_w[0],
+                                    &delta_ih[r, 0], &dln_ih_w[0], &dln_ih_b[0], n_gates)
                 if cell == CELL_GRU:
                     column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
                     for j in range(H2):
@@ -484,9 +409,6 @@ def backward(int cell, int activation,
                 else:
                     for j in range(n_gates):
                         db_ih[j] = db_hh[j]
-                _ln_rows_backward(&delta_ih[0, 0], n_gates, n_rows, n_gates, &ln_xhat_ih[0, 0],
-                                  n_gates, &ln_rstd[0, 0], 3, &ln_ih_w[0], &delta_ih[0, 0],
-                                  n_gates)
                 gemm(Trans, NoTrans, n_gates, n_in, n_rows,
                      1, &delta_ih[0, 0], n_gates, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
                 if dX.shape[0] > 0:
@@ -517,6 +439,7 @@ def backward(int cell, int activation,
         finally:
             crnn_fp_exit(fp)
             free(zero_row)
+            free(ln_work)
 
 
 cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:

@@ -12,7 +12,10 @@ from crnn._gate_rows cimport (
     crnn_lstm_forward_row_d, crnn_lstm_forward_row_f,
     crnn_lstm_infer_row_d, crnn_lstm_infer_row_f,
     crnn_rnn_forward_row_d, crnn_rnn_forward_row_f,
-    crnn_rnn_infer_row_d, crnn_rnn_infer_row_f)
+    crnn_rnn_infer_row_d, crnn_rnn_infer_row_f,
+    crnn_ln_row_d, crnn_ln_row_f, crnn_ln_row_backward_d, crnn_ln_row_backward_f,
+    crnn_lstm_ln_output_row_d, crnn_lstm_ln_output_row_f,
+    crnn_lstm_ln_backward_row_d, crnn_lstm_ln_backward_row_f)
 
 
 cdef inline void rnn_forward_row(floating* z, const floating* b_ih, const floating* b_hh,
@@ -101,3 +104,44 @@ cdef inline void gru_backward_row(const floating* a, const floating* hn,
         crnn_gru_backward_row_f(a, hn, h_prev, dh_in, dh, d, n)
     else:
         crnn_gru_backward_row_d(a, hn, h_prev, dh_in, dh, d, n)
+
+
+# Layer normalisation (SPEC 10): arguments as documented in _gate_rows.inc.
+cdef inline void ln_row(floating* a, const floating* gain, const floating* bias,
+                        floating* xhat, floating* rstd, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        crnn_ln_row_f(a, gain, bias, xhat, rstd, n)
+    else:
+        crnn_ln_row_d(a, gain, bias, xhat, rstd, n)
+
+
+cdef inline void ln_row_backward(const floating* dy, const floating* xhat, floating rstd,
+                                 const floating* gain, floating* da, floating* dgain,
+                                 floating* dbias, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        crnn_ln_row_backward_f(dy, xhat, rstd, gain, da, dgain, dbias, n)
+    else:
+        crnn_ln_row_backward_d(dy, xhat, rstd, gain, da, dgain, dbias, n)
+
+
+cdef inline void lstm_ln_output_row(const floating* c, const floating* o, const floating* gain,
+                                    const floating* bias, floating* chat, floating* rstd,
+                                    floating* tc, floating* h, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        crnn_lstm_ln_output_row_f(c, o, gain, bias, chat, rstd, tc, h, n)
+    else:
+        crnn_lstm_ln_output_row_d(c, o, gain, bias, chat, rstd, tc, h, n)
+
+
+cdef inline void lstm_ln_backward_row(const floating* o, const floating* tc,
+                                      const floating* chat, floating rstd,
+                                      const floating* gain, const floating* dh_in,
+                                      const floating* dh, floating* dc, floating* dgain,
+                                      floating* dbias, floating* work,
+                                      Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        crnn_lstm_ln_backward_row_f(o, tc, chat, rstd, gain, dh_in, dh, dc, dgain, dbias,
+                                    work, n)
+    else:
+        crnn_lstm_ln_backward_row_d(o, tc, chat, rstd, gain, dh_in, dh, dc, dgain, dbias,
+                                    work, n)
