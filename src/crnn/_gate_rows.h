@@ -74,7 +74,7 @@ static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "av
         void (*gru_backward_row)(const T *, const T *, const T *, const T *, T *, T *,  \
                                  ptrdiff_t);                                            \
         void (*column_sums)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);           \
-        void (*ln_row)(T *, const T *, const T *, T *, T *, ptrdiff_t);                 \
+        void (*ln_row)(T *, const T *, const T *, T *, T *, T *, ptrdiff_t);            \
         void (*ln_row_backward)(const T *, const T *, T, const T *, T *, T *, T *,      \
                                 ptrdiff_t);                                             \
         void (*lstm_ln_output_row)(const T *, const T *, const T *, const T *, T *,     \
@@ -215,8 +215,8 @@ static inline void crnn_column_sums##P(const T *A, ptrdiff_t n_rows, ptrdiff_t n
     crnn_rows##P->column_sums(A, n_rows, n_cols, ld, out);                             \
 }                                                                                       \
 static inline void crnn_ln_row##P(T *a, const T *gain, const T *bias, T *xhat,         \
-                                  T *rstd, ptrdiff_t n) {                              \
-    crnn_rows##P->ln_row(a, gain, bias, xhat, rstd, n);                                \
+                                  T *rstd, T *dst, ptrdiff_t n) {                      \
+    crnn_rows##P->ln_row(a, gain, bias, xhat, rstd, dst, n);                           \
 }                                                                                       \
 static inline void crnn_ln_row_backward##P(const T *dy, const T *xhat, T rstd,         \
                                            const T *gain, T *da, T *dgain, T *dbias,   \

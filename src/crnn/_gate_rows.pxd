@@ -47,7 +47,7 @@ cdef extern from "_gate_rows.h" nogil:
     void crnn_column_sums_d(const double* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
                             Py_ssize_t ld, double* out)
     void crnn_ln_row_f(float* a, const float* gain, const float* bias, float* xhat, float* rstd,
-                        Py_ssize_t n)
+                        float* dst, Py_ssize_t n)
     void crnn_ln_row_backward_f(const float* dy, const float* xhat, float rstd, const float* gain,
                                  float* da, float* dgain, float* dbias, Py_ssize_t n)
     void crnn_lstm_ln_output_row_f(const float* c, const float* o, const float* gain,
@@ -57,7 +57,7 @@ cdef extern from "_gate_rows.h" nogil:
                                       const float* gain, const float* dh_in, const float* dh,
                                       float* dc, float* dgain, float* dbias, float* work, Py_ssize_t n)
     void crnn_ln_row_d(double* a, const double* gain, const double* bias, double* xhat, double* rstd,
-                        Py_ssize_t n)
+                        double* dst, Py_ssize_t n)
     void crnn_ln_row_backward_d(const double* dy, const double* xhat, double rstd, const double* gain,
                                  double* da, double* dgain, double* dbias, Py_ssize_t n)
     void crnn_lstm_ln_output_row_d(const double* c, const double* o, const double* gain,

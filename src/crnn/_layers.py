@@ -241,11 +241,10 @@ def _ln_backward_args(ln, ln_grads, ln_cache, ws, key, n_rows, n_gates, empty):
     """The layer-normalisation arguments of ``_recurrent.backward``."""
     vec = _EMPTY_VEC[empty.dtype]
     if ln is None:
-        return (vec,) * 3 + (empty,) * 6 + (vec,) * 6
+        return (vec,) * 3 + (empty,) * 5 + (vec,) * 6
     xhat_ih, xhat_hh, chat, rstd = ln_cache
     grads = tuple(vec if a is None else a for a in ln_grads)
     return ((ln[0], ln[2], vec if ln[4] is None else ln[4], xhat_ih, xhat_hh, chat, rstd,
-             ws.get(("delta_hh", key), (n_rows, n_gates)),
              ws.get(("delta_ih", key), (n_rows, n_gates))) + grads)
 
 

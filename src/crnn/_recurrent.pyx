@@ -56,8 +56,9 @@ window boundary (PyTorch's detach() of the state every k steps, with
 k1 = k2 = k). The gradient reaches the initial state from the first window.
 
 Layer normalisation (``ln_*`` arguments non-empty; SPEC 10, Ba et al.
-2016). The input projection of every row is normalised over its G*H gate
-units right after its GEMM, with gain/bias ``ln_ih_w``/``ln_ih_b``; the
+2016). The input projection of each row is normalised over its G*H gate
+units (in the step loop, just before the row's pass), with gain/bias
+``ln_ih_w``/``ln_ih_b``; the
 recurrent projection of each step goes to ``hh`` (as the GRU's always
 does), is normalised with ``ln_hh_w``/``ln_hh_b`` and, for the vanilla cell
 and the LSTM, then added to the gate rows; the unchanged row passes follow
@@ -69,8 +70,9 @@ backward into dc before the LSTM row (see ``backward``). Caches: the
 normalised rows ``ln_xhat_ih``, ``ln_xhat_hh`` (n_rows, G*H),
 ``ln_chat`` (n_rows, H) and the inverse standard deviations ``ln_rstd``
 (n_rows, 3: input, recurrent, c). Backward keeps the gradient of the
-recurrent projection before normalisation in ``delta_hh`` (the operand of
-the carry GEMM and of dW_hh) and that of the input side in ``delta_ih``.
+recurrent projection before normalisation in place of the recurrent-side
+deltas (the operand of the carry GEMM and of dW_hh) and that of the input
+side in ``delta_ih``, both computed per step while the rows are in cache.
 With the empty arrays the passes do exactly what they did without it.
 
 Inference (``infer``) keeps one step of state and nothing for backward. It
@@ -138,12 +140,15 @@ assert [_spec.activation_code(a) for a in ("tanh", "relu", "sigmoid")] == \
 
 cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t width,
                    const floating* gain, const floating* bias, floating* xhat,
-                   Py_ssize_t ldx, floating* rstd, Py_ssize_t ld_rstd) noexcept nogil:
-    """Normalise each of ``n_rows`` rows of A in place (``ln_row``: A <-
-    gain * xhat + bias), keeping xhat and rstd for the backward pass."""
+                   Py_ssize_t ldx, floating* rstd, Py_ssize_t ld_rstd, floating* dst,
+                   Py_ssize_t ld_dst) noexcept nogil:
+    """Normalise each of ``n_rows`` rows of A (``ln_row``: gain * xhat +
+    bias) in place, or added to the rows of ``dst`` when it is not NULL,
+    keeping xhat and rstd for the backward pass."""
     cdef Py_ssize_t r
     for r in range(n_rows):
-        ln_row(A + r * lda, gain, bias, xhat + r * ldx, rstd + r * ld_rstd, width)
+        ln_row(A + r * lda, gain, bias, xhat + r * ldx, rstd + r * ld_rstd,
+               dst + r * ld_dst if dst != NULL else NULL, width)
 
 
 cdef void _ln_rows_backward(const floating* dY, Py_ssize_t ldy, Py_ssize_t n_rows,
@@ -205,9 +210,6 @@ def forward(int cell, int activation,
             # Input projection of every valid row at once: gates = X @ W_ih^T.
             gemm(NoTrans, Trans, n_rows, n_gates, n_in,
                  1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
-            if ln:
-                _ln_rows(&gates[0, 0], n_gates, n_rows, n_gates, &ln_ih_w[0], &ln_ih_b[0],
-                         &ln_xhat_ih[0, 0], n_gates, &ln_rstd[0, 0], 3)
             r0 = n_rows if reverse else 0
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
@@ -224,12 +226,16 @@ def forward(int cell, int activation,
                     gemm(NoTrans, Trans, bs, n_gates, n_hidden,
                          1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0], n_gates)
                 if ln:
+                    # the input projection of this step's rows (normalised here,
+                    # not in a pass over all rows after the GEMM: the rows are
+                    # then in cache for the row pass)
+                    _ln_rows(&gates[r0, 0], n_gates, bs, n_gates, &ln_ih_w[0], &ln_ih_b[0],
+                             &ln_xhat_ih[r0, 0], n_gates, &ln_rstd[r0, 0], 3, NULL, 0)
+                    # the GRU's row pass reads hh; the other cells' gate rows
+                    # take the normalised projection added in the same pass
                     _ln_rows(&hh[0, 0], n_gates, bs, n_gates, &ln_hh_w[0], &ln_hh_b[0],
-                             &ln_xhat_hh[r0, 0], n_gates, &ln_rstd[r0, 1], 3)
-                    if cell != CELL_GRU:
-                        for b in range(bs):
-                            for j in range(n_gates):
-                                gates[r0 + b, j] += hh[b, j]
+                             &ln_xhat_hh[r0, 0], n_gates, &ln_rstd[r0, 1], 3,
+                             NULL if cell == CELL_GRU else &gates[r0, 0], n_gates)
                 for b in range(bs):
                     r = r0 + b
                     if cell == CELL_RNN:
@@ -287,8 +293,7 @@ def backward(int cell, int activation,
              const floating[:, ::1] ln_xhat_hh,    # IN (n_rows, G*H)
              const floating[:, ::1] ln_chat,       # IN (n_rows, H) (LSTM)
              const floating[:, ::1] ln_rstd,       # IN (n_rows, 3)
-             floating[:, ::1] delta_hh,            # WORK (n_rows, G*H): d(W_hh h) per row
-             floating[:, ::1] delta_ih,            # WORK (n_rows, G*H): d(W_ih x) per row
+             floating[:, ::1] delta_ih,            # OUT (n_rows, G*H): dL/d(W_ih x) per row
              floating[::1] dln_ih_w,               # OUT (G*H,)
              floating[::1] dln_ih_b,               # OUT (G*H,)
              floating[::1] dln_hh_w,               # OUT (G*H,)
@@ -298,10 +303,6 @@ def backward(int cell, int activation,
     cdef:
         crnn_fpstate fp
         bint ln = ln_ih_w.shape[0] > 0
-        # the operand of the carry GEMM and of dW_hh: the recurrent-side
-        # deltas, or with layer normalisation their gradient before it
-        const floating* rec_rows
-        Py_ssize_t rec_ld
         const floating* src
         floating* ln_work = NULL  # one row of scratch for the LSTM's c normalisation
         Py_ssize_t n_steps = batch_sizes.shape[0]
@@ -326,7 +327,6 @@ def backward(int cell, int activation,
         if zero_row == NULL:
             raise MemoryError()
     if ln:
-        rec_rows, rec_ld = &delta_hh[0, 0], n_gates
         # the row passes below add to these
         memset(&dln_hh_w[0], 0, n_gates * sizeof(floating))
         memset(&dln_hh_b[0], 0, n_gates * sizeof(floating))
@@ -339,8 +339,6 @@ def backward(int cell, int activation,
                 raise MemoryError()
             memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
             memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
-    else:
-        rec_rows, rec_ld = &delta[0, 0], n_delta
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -369,11 +367,27 @@ def backward(int cell, int activation,
                         gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], dh_in,
                                          &dh_cur[b, 0], &delta[r, 0], n_hidden)
                 if ln:
-                    _ln_rows_backward(&delta[r0, 0], n_delta, bs, n_gates, &ln_xhat_hh[r0, 0],
-                                      n_gates, &ln_rstd[r0, 1], 3, &ln_hh_w[0],
-                                      &delta_hh[r0, 0], n_gates, &dln_hh_w[0], &dln_hh_b[0])
+                    # Both normalisations' backward while the step's delta rows
+                    # are in cache: the input side's into delta_ih, then the
+                    # recurrent side's in place (delta then holds dL/d(W_hh h),
+                    # the operand of the carry and of dW_hh); their bias
+                    # gradients are db_ih and db_hh.
+                    for b in range(bs):
+                        r = r0 + b
+                        if cell == CELL_GRU:
+                            memcpy(&delta_ih[r, 0], &delta[r, 0], H2 * sizeof(floating))
+                            memcpy(&delta_ih[r, H2], &delta[r, n_gates],
+                                   n_hidden * sizeof(floating))
+                            src = &delta_ih[r, 0]
+                        else:
+                            src = &delta[r, 0]
+                        ln_row_backward(src, &ln_xhat_ih[r, 0], ln_rstd[r, 0], &ln_ih_w[0],
+                                        &delta_ih[r, 0], &dln_ih_w[0], &dln_ih_b[0], n_gates)
+                        ln_row_backward(&delta[r, 0], &ln_xhat_hh[r, 0], ln_rstd[r, 1],
+                                        &ln_hh_w[0], &delta[r, 0], &dln_hh_w[0], &dln_hh_b[0],
+                                        n_gates)
                 gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
-                     1, rec_rows + r0 * rec_ld, rec_ld, &W_hh[0, 0], n_hidden,
+                     1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
                      carry_beta, &dh_cur[0, 0], n_hidden)
                 if truncate > 0:
                     # cut the carry where it would cross a window boundary
@@ -388,33 +402,19 @@ def backward(int cell, int activation,
 
             # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
             gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
-                 1, rec_rows, rec_ld, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
-            column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
+                 1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
             if ln:
-                # Input side: its deltas side by side (the GRU's are columns
-                # 0:2H and 3H:4H), then back through the normalisation.
-                for r in range(n_rows):
-                    if cell == CELL_GRU:
-                        memcpy(&delta_ih[r, 0], &delta[r, 0], H2 * sizeof(floating))
-                        memcpy(&delta_ih[r, H2], &delta[r, n_gates], n_hidden * sizeof(floating))
-                        src = &delta_ih[r, 0]
-                    else:
-                        src = &delta[r, 0]
-                    ln_row_backward(src, &ln_xhat_ih[r, 0], ln_rstd[r, 0], &ln_ih_w[0],
-                                    &delta_ih[r, 0], &dln_ih_w[0], &dln_ih_b[0], n_gates)
-                if cell == CELL_GRU:
-                    column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
-                    for j in range(H2):
-                        db_ih[j] = db_hh[j]
-                else:
-                    for j in range(n_gates):
-                        db_ih[j] = db_hh[j]
+                # b_ih and b_hh are added after the normalisations: their
+                # gradients are the normalisations' bias gradients
+                memcpy(&db_hh[0], &dln_hh_b[0], n_gates * sizeof(floating))
+                memcpy(&db_ih[0], &dln_ih_b[0], n_gates * sizeof(floating))
                 gemm(Trans, NoTrans, n_gates, n_in, n_rows,
                      1, &delta_ih[0, 0], n_gates, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
                 if dX.shape[0] > 0:
                     gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
                          1, &delta_ih[0, 0], n_gates, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
             elif cell == CELL_GRU:
+                column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
                 # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
                 gemm(Trans, NoTrans, H2, n_in, n_rows,
                      1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
@@ -429,6 +429,7 @@ def backward(int cell, int activation,
                     gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
                          1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
             else:
+                column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
                 gemm(Trans, NoTrans, n_gates, n_in, n_rows,
                      1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
                 for j in range(n_gates):

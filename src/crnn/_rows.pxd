@@ -108,11 +108,12 @@ cdef inline void gru_backward_row(const floating* a, const floating* hn,
 
 # Layer normalisation (SPEC 10): arguments as documented in _gate_rows.inc.
 cdef inline void ln_row(floating* a, const floating* gain, const floating* bias,
-                        floating* xhat, floating* rstd, Py_ssize_t n) noexcept nogil:
+                        floating* xhat, floating* rstd, floating* dst,
+                        Py_ssize_t n) noexcept nogil:
     if floating is float:
-        crnn_ln_row_f(a, gain, bias, xhat, rstd, n)
+        crnn_ln_row_f(a, gain, bias, xhat, rstd, dst, n)
     else:
-        crnn_ln_row_d(a, gain, bias, xhat, rstd, n)
+        crnn_ln_row_d(a, gain, bias, xhat, rstd, dst, n)
 
 
 cdef inline void ln_row_backward(const floating* dy, const floating* xhat, floating rstd,
