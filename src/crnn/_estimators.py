@@ -319,7 +319,14 @@ class _BaseRNN(BaseEstimator):
             self.cell, X.shape[0], n_steps, X.shape[2], self._hidden_sizes(),
             self._n_outputs_for_fit(targets), batch_size, self._dtype().itemsize,
             self.return_sequences, _threads.n_parts(batch_size),
-            bidirectional=self.bidirectional), batch_size)
+            bidirectional=self.bidirectional, layer_norm=self.layer_norm), batch_size)
+        if self.layer_norm and X.shape[2] == 1:
+            warnings.warn(
+                "layer_norm=True with one input feature: the first layer's input "
+                "projection x_t * W_ih is normalised over the gate units, which keeps "
+                "only the sign of each x_t (its scale cancels). Layer normalisation "
+                "suits multivariate inputs; on univariate series it can fail to learn "
+                "(benchmarks/NOTES.md, 'Layer normalisation').", UserWarning, stacklevel=3)
         if reinit:
             self._initialize(X.shape[2], self._n_outputs_for_fit(targets), rng)
         else:

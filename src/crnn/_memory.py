@@ -28,7 +28,7 @@ _PER_SEQUENCE = {"rnn": 2, "lstm": 4, "gru": 5}
 
 def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs,
                    batch_size, itemsize, return_sequences=False, n_parts=1,
-                   n_params=None, bidirectional=False):
+                   n_params=None, bidirectional=False, layer_norm=False):
     """Bytes a fit allocates for its caches, copies and optimizer state.
 
     Parameters
@@ -52,6 +52,11 @@ def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs
         Parameter count; computed from the architecture if omitted.
     bidirectional : bool
         Every layer runs in both directions (twice the caches, 2H outputs).
+    layer_norm : bool
+        Layer-normalised cells: per row the normalised input and recurrent
+        projections and the input side's gradient (3 G*H), the LSTM's
+        normalised c (H), three inverse deviations; per sequence one more
+        G*H projection row.
 
     Returns
     -------
@@ -64,6 +69,8 @@ def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs
         n_params, n_in = 0, int(n_features)
         for H in hidden_sizes:
             n_params += D * G * H * (n_in + H + 2)
+            if layer_norm:
+                n_params += D * (4 * G * H + (2 * H if cell == "lstm" else 0))
             n_in = D * H
         n_params += O * (n_in + 1)
     # per fit: the time-major copy of X (and of per-step targets)
@@ -76,6 +83,9 @@ def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs
     n_in = int(n_features)
     for k, H in enumerate(hidden_sizes):
         elements += D * (T * B * H * _PER_STEP[cell] + B * H * _PER_SEQUENCE[cell])
+        if layer_norm:
+            elements += D * (T * B * (3 * G * H + (H if cell == "lstm" else 0) + 3)
+                             + B * G * H)
         if k > 0:
             elements += T * B * n_in  # dX handed to the layer below
         n_in = D * H
