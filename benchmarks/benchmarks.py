@@ -139,22 +139,42 @@ class SequencePredict(_SequenceSuite):
         self.runner.predict()
 
 
-class ScalingT:
-    """One crnn training epoch at W2's sizes for T from 25 to 800 (scaling.py):
-    the times should grow linearly in T."""
+class _Scaling:
+    """One training epoch at W2's sizes (N 512, T 100, I 32, H 128, batch 64)
+    with one size varied (scaling.py), crnn and PyTorch: the times should
+    grow linearly in N and T (roughly quadratically in H)."""
 
-    params = [["lstm", "gru"], [25, 50, 100, 200, 400, 800]]
-    param_names = ["cell", "n_steps"]
+    axis = None
+    param_names = ["cell", "size", "library"]
     number = 1
     repeat = 3
     warmup_time = 0.0
     processes = 1
     timeout = 1800.0
 
-    def setup(self, cell, n_steps):
-        from .scaling import epoch_runner
+    def setup(self, cell, size, library):
+        from .scaling import epoch_runner, sizes
 
-        self.epoch = epoch_runner(cell, n_steps, 512)
+        from .common import torch_available
 
-    def time_train_epoch(self, cell, n_steps):
+        if library == "torch" and not torch_available():
+            raise NotImplementedError("torch is not installed")
+        self.epoch = epoch_runner(library, cell, sizes(self.axis, size))
+
+    def time_train_epoch(self, cell, size, library):
         self.epoch()
+
+
+class ScalingT(_Scaling):
+    axis = "T"
+    params = [["lstm", "gru"], [25, 50, 100, 200, 400, 800], list(LIBRARIES)]
+
+
+class ScalingN(_Scaling):
+    axis = "N"
+    params = [["lstm", "gru"], [256, 512, 1024, 2048, 4096], list(LIBRARIES)]
+
+
+class ScalingH(_Scaling):
+    axis = "H"
+    params = [["lstm", "gru"], [32, 64, 128, 256, 512], list(LIBRARIES)]
