@@ -59,6 +59,12 @@ def parse_args(argv=None):
                    help=f"smoke run: N={QUICK_N} sequences, 1 repeat")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     p.add_argument("--json", metavar="PATH", help="also save the results as JSON")
+    p.add_argument("--csv", metavar="PATH",
+                   help="also save the ratio table as CSV (the docs' copy: "
+                        "docs/examples/compare_2cores.csv, drawn by the Performance page)")
+    p.add_argument("--rst-table", metavar="PATH",
+                   help="also save the ratio table as an reStructuredText table (the docs' "
+                        "copy: docs/user_guide/compare_table.inc)")
     args = p.parse_args(argv)
     args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     args.cells = [c.strip().lower() for c in args.cells.split(",") if c.strip()]
@@ -275,7 +281,48 @@ def main(argv=None):
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2, default=str)
         print(f"saved {args.json}")
+    if args.csv and with_torch:
+        write_csv(args.csv, rows, threads, torch_info)
+        print(f"saved {args.csv}")
+    if args.rst_table and with_torch:
+        write_rst_table(args.rst_table, rows)
+        print(f"saved {args.rst_table}")
     return rows
+
+
+def write_rst_table(path, rows):
+    """The ratio table as an reStructuredText list-table, with the SPEC 8 targets."""
+    lines = [".. list-table:: crnn / PyTorch, one compare.py run (lower is better; "
+             "target in brackets)", "   :header-rows: 1", "",
+             "   * - workload", "     - cell", "     - epoch crnn (s)", "     - epoch ratio",
+             "     - predict crnn (s)", "     - predict ratio"]
+    for r in rows:
+        lines += [f"   * - {r['workload']}", f"     - {r['cell']}",
+                  f"     - {r['epoch_crnn']:.4f}",
+                  f"     - {r['epoch_ratio']:.3f} (<= {r['train_target']:.2f})",
+                  f"     - {r['infer_crnn']:.4f}",
+                  f"     - {r['infer_ratio']:.3f} (<= {r['infer_target']:.2f})"]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def write_csv(path, rows, threads, torch_info):
+    """The ratio table as the CSV the docs draw (one run, with its provenance)."""
+    import crnn
+
+    command = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
+    with open(path, "w") as fh:
+        fh.write(f"# crnn / PyTorch CPU: float32, {threads} threads, median of alternating "
+                 f"repeats per cell; one run of\n# '{command}' on "
+                 f"{time.strftime('%Y-%m-%d', time.gmtime())} ({platform.machine()}, "
+                 f"{os.cpu_count()} cores; crnn {crnn.__version__}, "
+                 f"PyTorch {(torch_info or {}).get('version', '?')}).\n")
+        fh.write("workload,cell,epoch_crnn_s,epoch_torch_s,epoch_ratio,"
+                 "infer_crnn_s,infer_torch_s,infer_ratio\n")
+        for r in rows:
+            fh.write(f"{r['workload']},{r['cell']},{r['epoch_crnn']:.4f},"
+                     f"{r['epoch_torch']:.4f},{r['epoch_ratio']:.3f},{r['infer_crnn']:.4f},"
+                     f"{r['infer_torch']:.4f},{r['infer_ratio']:.3f}\n")
 
 
 if __name__ == "__main__":

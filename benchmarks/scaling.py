@@ -130,6 +130,8 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--plot", default=None, help="write the log-log plot here (png)")
     p.add_argument("--json", default=None)
+    p.add_argument("--rst-table", default=None,
+                   help="write the fitted exponents as an reStructuredText table here")
     args = p.parse_args(argv)
     base = dict(BASE)
     if args.n is not None:
@@ -161,6 +163,23 @@ def main(argv=None):
             json.dump({"base": base, "results": results}, f, indent=1)
     if args.plot:
         plot(results, args.plot, base)
+    if args.rst_table:
+        write_rst_table(results, args.rst_table)
+
+
+def write_rst_table(results, path):
+    """The fitted exponents, one row per library and cell, one column per axis."""
+    axes = [a for a in ("N", "T", "H") if a in results]
+    keys = list(next(iter(results.values()))["slopes"])
+    lines = [".. list-table:: fitted exponent of epoch time (log-log slope)",
+             "   :header-rows: 1", "", "   * - library / cell"]
+    lines += [f"     - {axis} ({results[axis]['values'][0]}-{results[axis]['values'][-1]})"
+              for axis in axes]
+    for key in keys:
+        lines.append(f"   * - {key}")
+        lines += [f"     - {results[axis]['slopes'][key]:.2f}" for axis in axes]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
