@@ -98,6 +98,7 @@ def plot(results, path, base=BASE):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     axes_present = [a for a in ("N", "T", "H") if a in results]
     fig, axes = plt.subplots(1, len(axes_present), figsize=(4.2 * len(axes_present), 3.6))
@@ -108,6 +109,9 @@ def plot(results, path, base=BASE):
             lib, cell = key.split("/")
             ax.loglog(r["values"], secs, "o-" if lib == "crnn" else "s--",
                       label=f"{lib} {cell} (slope {r['slopes'][key]:.2f})")
+        # label the measured sizes only (log axes' default minor labels collide)
+        ax.set_xticks(r["values"], [str(v) for v in r["values"]])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set(xlabel={"N": "sequences N", "T": "steps T", "H": "hidden units H"}[axis],
                ylabel="seconds per epoch", title=f"epoch time against {axis}")
         ax.legend(fontsize=7)

@@ -8,8 +8,10 @@ over the SPEC workloads for crnn and for PyTorch CPU (``torch.nn.RNN``,
 ``LSTM``, ``GRU`` plus a ``Linear`` readout, Adam, the same thread count),
 alternating the two libraries in one process. This example draws the
 table of one such run, committed next to it as ``compare_2cores.csv``
-(copied from ``benchmarks/NOTES.md``; the run was made on a quiet 2-core
-machine). A ratio below 1 means crnn is faster.
+(written by that run: ``python benchmarks/compare.py --repeats 3 --csv
+docs/examples/compare_2cores.csv``, on a quiet 2-core machine; its first
+lines say when and with which versions). A ratio below 1 means crnn is
+faster.
 
 =========  ====  ===  ===  ===  =====  ======
 workload   N     T    I    H    batch  layers
@@ -18,6 +20,7 @@ W1 small   2048  50   8    32   32     1
 W2 medium  2048  100  32   128  64     1
 W3 large   1024  100  128  512  128    1
 W4 deep    2048  100  32   128  64     3
+W5 long    1024  400  32   128  64     1
 =========  ====  ===  ===  ===  =====  ======
 
 To measure your own machine: ``pip install ".[bench]" torch`` and
