@@ -90,6 +90,59 @@ class Packing:
         return np.nonzero(mask)
 
 
+class PackedSequences:
+    """Batch-first sequences (N, T, F) packed for the training passes, and back.
+
+    ``lengths`` None means every sequence has T steps (the packed rows are
+    then the time-major block); otherwise the sequences are sorted by
+    length, longest first, as :class:`Packing` requires.
+    """
+
+    def __init__(self, n_samples, n_steps, lengths):
+        self.n_samples, self.n_steps = n_samples, n_steps
+        if lengths is None:
+            self.order = np.arange(n_samples)
+            self.packing = Packing.uniform_lengths(n_steps, n_samples)
+            self.rows = None
+        else:
+            self.order = np.argsort(-lengths, kind="stable")
+            self.packing = Packing(lengths[self.order])
+            steps, slots = self.packing.time_major_index()
+            self.rows = (self.order[slots], steps)  # (sample, step) of each packed row
+
+    def pack(self, A):
+        """(N, T, F) -> packed (n_rows, F)."""
+        if self.rows is None:
+            return np.ascontiguousarray(A.transpose(1, 0, 2)).reshape(-1, A.shape[2])
+        return np.ascontiguousarray(A[self.rows])
+
+    def unpack(self, rows):
+        """Packed (n_rows, W) -> (N, T, W), zeros past each sequence's length."""
+        if self.rows is None:
+            return np.ascontiguousarray(
+                rows.reshape(self.n_steps, self.n_samples, -1).transpose(1, 0, 2))
+        out = np.zeros((self.n_samples, self.n_steps, rows.shape[1]), rows.dtype)
+        out[self.rows] = rows
+        return out
+
+    def sort(self, states):
+        """Per-layer (N, W) states in the packed (length-sorted) row order."""
+        if states is None:
+            return None
+        return [None if s is None else np.ascontiguousarray(s[self.order]) for s in states]
+
+    def unsort(self, states):
+        out = []
+        for s in states:
+            if s is None:
+                out.append(None)
+                continue
+            u = np.empty_like(s)
+            u[self.order] = s
+            out.append(u)
+        return out
+
+
 def directions(layer):
     """1 for a one-directional layer dict, 2 when it also holds ``_reverse`` weights."""
     return 2 if "W_hh" + REVERSE_SUFFIX in layer else 1

@@ -216,22 +216,12 @@ class RecurrentNetwork(Model):
         on packed rows (the training layer calls this chunk by chunk, so its
         caches stay bounded).
         """
-        n_samples, n_steps, n_features = X.shape
-        if lengths is None:
-            lengths = np.full(n_samples, n_steps, dtype=np.intp)
-        order = np.argsort(-lengths, kind="stable").astype(np.intp)
-        packing = _layers.Packing(lengths[order])
-        steps, slots = packing.time_major_index()
-        rows = order[slots]
-        X_packed = np.ascontiguousarray(X[rows, steps])
-        cache = _layers.stack_forward(self.cell, layers, X_packed, packing, ws, self.activation)
+        seqs = _layers.PackedSequences(X.shape[0], X.shape[1], lengths)
+        cache = _layers.stack_forward(self.cell, layers, seqs.pack(X), seqs.packing, ws,
+                                      self.activation)
         if self.return_sequences:
-            H = np.zeros((n_samples, n_steps, cache.output.shape[1]), self.dtype)
-            H[rows, steps] = cache.output
-            return H
-        H = np.empty((n_samples, cache.output.shape[1]), self.dtype)
-        H[order] = cache.final_states()[0][-1]
-        return H
+            return seqs.unpack(cache.output)
+        return seqs.unsort([cache.final_states()[0][-1]])[0]
 
     def dropout_widths(self):
         """Output widths of the layers below the top (PyTorch's dropout positions)."""

@@ -47,54 +47,6 @@ class _Cache:
         self.width = width
 
 
-class _Sequences:
-    """Batch-first sequences packed for the training kernels, and back."""
-
-    def __init__(self, n_samples, n_steps, lengths):
-        self.n_samples, self.n_steps = n_samples, n_steps
-        if lengths is None:
-            self.order = np.arange(n_samples)
-            self.packing = _layers.Packing.uniform_lengths(n_steps, n_samples)
-            self.rows = None
-        else:
-            self.order = np.argsort(-lengths, kind="stable")
-            self.packing = _layers.Packing(lengths[self.order])
-            steps, slots = self.packing.time_major_index()
-            self.rows = (self.order[slots], steps)  # (sample, step) of each packed row
-
-    def pack(self, A):
-        """(N, T, F) -> packed (n_rows, F)."""
-        if self.rows is None:
-            return np.ascontiguousarray(A.transpose(1, 0, 2)).reshape(-1, A.shape[2])
-        return np.ascontiguousarray(A[self.rows])
-
-    def unpack(self, rows):
-        """Packed (n_rows, W) -> (N, T, W), zeros past each sequence's length."""
-        if self.rows is None:
-            return np.ascontiguousarray(
-                rows.reshape(self.n_steps, self.n_samples, -1).transpose(1, 0, 2))
-        out = np.zeros((self.n_samples, self.n_steps, rows.shape[1]), rows.dtype)
-        out[self.rows] = rows
-        return out
-
-    def sort(self, states):
-        """Per-layer (N, W) states in the packed (length-sorted) row order."""
-        if states is None:
-            return None
-        return [None if s is None else np.ascontiguousarray(s[self.order]) for s in states]
-
-    def unsort(self, states):
-        out = []
-        for s in states:
-            if s is None:
-                out.append(None)
-                continue
-            u = np.empty_like(s)
-            u[self.order] = s
-            out.append(u)
-        return out
-
-
 def _real_array(a, dtype, name):
     """``a`` as a C-contiguous ``dtype`` array; complex or non-numeric is a TypeError
     (NumPy would drop imaginary parts with only a warning)."""
@@ -223,7 +175,7 @@ def _forward(cell, X, layers, h0, c0, activation, lengths=None, direction="forwa
     dtype = X.dtype
     layers = _check_layers(cell, layers, X.shape[2], dtype, direction)
     n_dir = 2 if direction == "bidirectional" else 1
-    seqs = _Sequences(n_samples, n_steps, lengths)
+    seqs = _layers.PackedSequences(n_samples, n_steps, lengths)
     h0 = seqs.sort(_check_states(h0, layers, n_samples, dtype, "h0", n_dir))
     c0 = seqs.sort(_check_states(c0, layers, n_samples, dtype, "c0", n_dir))
     ws = _layers.Workspace(dtype)
