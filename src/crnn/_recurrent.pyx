@@ -58,10 +58,10 @@ k1 = k2 = k). The gradient reaches the initial state from the first window.
 Layer normalisation (``ln_*`` arguments non-empty; SPEC 10, Ba et al.
 2016). The input projection of each row is normalised over its G*H gate
 units (in the step loop, just before the row's pass), with gain/bias
-``ln_ih_w``/``ln_ih_b``; the
-recurrent projection of each step goes to ``hh`` (as the GRU's always
-does), is normalised with ``ln_hh_w``/``ln_hh_b`` and, for the vanilla cell
-and the LSTM, then added to the gate rows; the unchanged row passes follow
+``ln_ih_w``/``ln_ih_b``; the recurrent projection of each step goes to
+``hh`` (as the GRU's always does), is normalised with
+``ln_hh_w``/``ln_hh_b`` and, for the vanilla cell and the LSTM, added to
+the gate rows in the same pass; the unchanged row passes follow
 (so b_ih and b_hh are added after the normalisation). The LSTM also
 normalises c_t over its H units before the tanh of h_t = o * tanh(LN(c_t));
 the carried c_t stays raw. The row passes are reused unchanged: forward
@@ -151,19 +151,6 @@ cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t wi
                dst + r * ld_dst if dst != NULL else NULL, width)
 
 
-cdef void _ln_rows_backward(const floating* dY, Py_ssize_t ldy, Py_ssize_t n_rows,
-                            Py_ssize_t width, const floating* xhat, Py_ssize_t ldx,
-                            const floating* rstd, Py_ssize_t ld_rstd, const floating* gain,
-                            floating* dA, Py_ssize_t lda, floating* dgain,
-                            floating* dbias) noexcept nogil:
-    """dL/dA of :func:`_ln_rows` from dL/d(output) ``dY`` (dA may be dY);
-    adds the rows' gain and bias gradients to dgain, dbias."""
-    cdef Py_ssize_t r
-    for r in range(n_rows):
-        ln_row_backward(dY + r * ldy, xhat + r * ldx, rstd[r * ld_rstd], gain, dA + r * lda,
-                        dgain, dbias, width)
-
-
 def forward(int cell, int activation,
             const floating[:, ::1] W_ih,          # IN (G*H, I)
             const floating[:, ::1] W_hh,          # IN (G*H, H)
@@ -196,7 +183,6 @@ def forward(int cell, int activation,
         crnn_fpstate fp
         bint ln = ln_ih_w.shape[0] > 0
         bint separate_hh = ln or cell == CELL_GRU
-        Py_ssize_t j
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_rows = X.shape[0]
         Py_ssize_t n_in = X.shape[1]
