@@ -247,35 +247,6 @@ def test_ops_validates_layer_norm_parameters(rng):
         ops.forward("lstm", X, layers)
 
 
-@pytest.mark.parametrize("cell", CELLS)
-def test_memory_estimate_covers_the_layer_norm_caches(cell):
-    import gc
-    import tracemalloc
-
-    from crnn import _memory, _threads
-
-    rng = np.random.RandomState(0)
-    N, T, I, H, B = 128, 120, 3, 24, 64
-    X = rng.normal(size=(N, T, I)).astype(np.float32)
-    y = rng.normal(size=N)
-    est = RNNRegressor(cell=cell, hidden_layer_sizes=(H, H), max_iter=1, batch_size=B,
-                       layer_norm=True, random_state=0)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    estimate = _memory.training_bytes(cell, N, T, I, (H, H), 1, B, 4, False,
-                                      _threads.n_parts(B), layer_norm=True)
-    assert 0.85 * peak <= estimate <= 1.25 * peak, (estimate, peak)
-    assert estimate > 1.3 * _memory.training_bytes(cell, N, T, I, (H, H), 1, B, 4, False,
-                                                   _threads.n_parts(B))
-
-
 def test_univariate_input_warns(rng):
     X = rng.normal(size=(16, 5, 1)).astype(np.float32)
     with pytest.warns(UserWarning, match="one input feature"):
