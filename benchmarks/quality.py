@@ -38,6 +38,7 @@ as speed measurements (use compare.py on a quiet machine for those).
 ``--quick`` is a smoke run: two seeds, 5 epochs, two small sets.
 """
 import argparse
+import functools
 import json
 import os
 import platform
@@ -111,49 +112,23 @@ def _forecast(series, window, target_column=0):
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
 
 
-@_register("ItalyPowerDemand", "classification", "univariate, 24 steps, 2 classes")
-def _italy():
-    return _aeon_classification("ItalyPowerDemand")
-
-
-@_register("GunPoint", "classification", "univariate, 150 steps, 2 classes")
-def _gunpoint():
-    return _aeon_classification("GunPoint")
-
-
-@_register("ArrowHead", "classification", "univariate, 251 steps, 3 classes")
-def _arrowhead():
-    return _aeon_classification("ArrowHead")
-
-
-@_register("OSULeaf", "classification", "univariate, 427 steps, 6 classes")
-def _osuleaf():
-    return _aeon_classification("OSULeaf")
-
-
-@_register("BasicMotions", "classification", "6 features, 100 steps, 4 classes")
-def _basicmotions():
-    return _aeon_classification("BasicMotions")
-
-
-@_register("JapaneseVowels", "classification", "12 features, 7-29 steps, 9 classes")
-def _japanesevowels():
-    return _aeon_classification("JapaneseVowels")
-
-
-@_register("PickupGesture", "classification", "univariate, 29-361 steps, 10 classes")
-def _pickup():
-    return _aeon_classification("PickupGestureWiimoteZ")
-
-
-@_register("Covid3Month", "regression", "univariate, 84 steps")
-def _covid():
-    return _aeon_regression("Covid3Month")
-
-
-@_register("CardanoSentiment", "regression", "2 features, 24 steps")
-def _cardano():
-    return _aeon_regression("CardanoSentiment")
+# Sets of the time-series classification and regression archives, loaded by
+# their archive name: name: (task, description, archive name)
+_ARCHIVE_SETS = {
+    "ItalyPowerDemand": ("classification", "univariate, 24 steps, 2 classes", None),
+    "GunPoint": ("classification", "univariate, 150 steps, 2 classes", None),
+    "ArrowHead": ("classification", "univariate, 251 steps, 3 classes", None),
+    "OSULeaf": ("classification", "univariate, 427 steps, 6 classes", None),
+    "BasicMotions": ("classification", "6 features, 100 steps, 4 classes", None),
+    "JapaneseVowels": ("classification", "12 features, 7-29 steps, 9 classes", None),
+    "PickupGesture": ("classification", "univariate, 29-361 steps, 10 classes",
+                      "PickupGestureWiimoteZ"),
+    "Covid3Month": ("regression", "univariate, 84 steps", None),
+    "CardanoSentiment": ("regression", "2 features, 24 steps", None),
+}
+for _name, (_task, _note, _archive) in _ARCHIVE_SETS.items():
+    _loader = _aeon_classification if _task == "classification" else _aeon_regression
+    _register(_name, _task, _note)(functools.partial(_loader, _archive or _name))
 
 
 @_register("Airline", "forecast", "univariate, 12-step windows of 144 months")
