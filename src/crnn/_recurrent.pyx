@@ -18,18 +18,21 @@ per-row buffer (gates, states, deltas, outputs) is packed the same way, so
 - the input projection of all steps, and after the loop the weight
   gradients, dX and the bias sums, are single GEMMs over the valid rows
   only (padding costs nothing);
-- the per-step GEMM of step t works on the contiguous prefix of the
-  running state ``h_cur`` (B, H): rows that have finished keep their final
-  state there, rows that have not started yet keep their initial state.
+- the per-step GEMM of step t reads the contiguous block ``H_prev`` of
+  its rows: the state that entered each row's step, copied from the
+  previous step's output rows (the running sequences are a prefix of
+  them) or, for a sequence starting at this step, from its initial state
+  in ``h_cur`` (B, H). ``H_prev`` is also the operand of dW_hh (one GEMM
+  over all rows) and of the GRU's backward row.
 
 That makes the reverse direction the same loop run from the last step to
 the first: a sequence of length L enters the reverse pass at step L - 1
-with its initial state still in ``h_cur``. After the loop ``h_cur`` holds
-each sequence's final state: the forward state at its own last step, the
-reverse state at step 0 (PyTorch's h_n).
+with its initial state read from ``h_cur``. The row passes write h_t once,
+into its output row; a sequence's final state is copied into ``h_cur`` at
+its last step, so after the loop ``h_cur`` holds each sequence's final
+state: the forward state at its own last step, the reverse state at step 0
+(PyTorch's h_n). The LSTM's c_t stays in the running ``c_cur``.
 
-``H_prev`` (n_rows, H) keeps the state that entered each row's step: the
-operand of dW_hh (one GEMM over all rows) and of the GRU's backward row.
 The layer's output rows go to columns ``out_col:out_col + H`` of ``H_out``,
 so the two directions of a bidirectional layer write the two halves of one
 (n_rows, 2H) buffer without a concatenation copy.
@@ -189,7 +192,11 @@ def forward(int cell, int activation,
         Py_ssize_t n_hidden = W_hh.shape[1]
         Py_ssize_t n_gates = W_hh.shape[0]
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
+        Py_ssize_t out_width = H_out.shape[1]
         Py_ssize_t s, t, b, r, bs, r0
+        # the previous step's first row, batch size (0: none yet), and the
+        # rows it carries into this step
+        Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -202,15 +209,29 @@ def forward(int cell, int activation,
                 bs = batch_sizes[t]
                 if reverse:
                     r0 -= bs
-                memcpy(&H_prev[r0, 0], &h_cur[0, 0], bs * row_bytes)
+                # H_prev holds the state entering each row's step: the previous
+                # step's output for the sequences it ran, the initial state in
+                # h_cur for those starting here (the reverse direction's longer
+                # ones). The step's GEMM reads it there, so h_t is written
+                # once, into H_out, and not also copied through h_cur.
+                n_carry = bs if bs < bs_prev else bs_prev
+                if n_carry > 0 and out_width == n_hidden and out_col == 0:
+                    memcpy(&H_prev[r0, 0], &H_out[prev_r0, 0], n_carry * row_bytes)
+                else:
+                    for b in range(n_carry):
+                        memcpy(&H_prev[r0 + b, 0], &H_out[prev_r0 + b, out_col], row_bytes)
+                if bs > n_carry:
+                    memcpy(&H_prev[r0 + n_carry, 0], &h_cur[n_carry, 0],
+                           (bs - n_carry) * row_bytes)
                 if cell == CELL_LSTM:
                     memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
                 if separate_hh:
                     gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                         1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
+                         1, &H_prev[r0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
                 else:
                     gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                         1, &h_cur[0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0], n_gates)
+                         1, &H_prev[r0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0],
+                         n_gates)
                 if ln:
                     # the input projection of this step's rows (normalised here,
                     # not in a pass over all rows after the GEMM: the rows are
@@ -226,21 +247,29 @@ def forward(int cell, int activation,
                     r = r0 + b
                     if cell == CELL_RNN:
                         rnn_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], n_hidden, activation)
-                        memcpy(&h_cur[b, 0], &gates[r, 0], row_bytes)
+                        memcpy(&H_out[r, out_col], &gates[r, 0], row_bytes)
                     elif cell == CELL_LSTM:
                         lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
-                                         &c_cur[b, 0], &h_cur[b, 0], &extra[r, 0], n_hidden)
+                                         &c_cur[b, 0], &H_out[r, out_col], &extra[r, 0],
+                                         n_hidden)
                         if ln:
                             # h_t = o * tanh(LN(c_t)): redo the row's last two
                             # outputs from the normalised c_t
                             lstm_ln_output_row(&c_cur[b, 0], &gates[r, 3 * n_hidden],
                                                &ln_c_w[0], &ln_c_b[0], &ln_chat[r, 0],
-                                               &ln_rstd[r, 2], &extra[r, 0], &h_cur[b, 0],
+                                               &ln_rstd[r, 2], &extra[r, 0], &H_out[r, out_col],
                                                n_hidden)
                     else:
                         gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
-                                        &H_prev[r, 0], &h_cur[b, 0], n_hidden)
-                    memcpy(&H_out[r, out_col], &h_cur[b, 0], row_bytes)
+                                        &H_prev[r, 0], &H_out[r, out_col], n_hidden)
+                # the final states of the sequences whose last step this is
+                if s + 1 < n_steps:
+                    bs_next = batch_sizes[t - 1 if reverse else t + 1]
+                else:
+                    bs_next = 0
+                for b in range(bs_next if bs_next < bs else bs, bs):
+                    memcpy(&h_cur[b, 0], &H_out[r0 + b, out_col], row_bytes)
+                prev_r0, bs_prev = r0, bs
                 if not reverse:
                     r0 += bs
         finally:
