@@ -86,6 +86,20 @@ static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "av
 CRNN_ROWS_STRUCT(float, crnn_rows_f_table);
 CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 
+/* One level's packed GEMM (_packed_gemm.inc) for one precision: its panel
+ * width, and the packed size, the two packers and the product. */
+#define CRNN_PGEMM_STRUCT(T, tag)                                                       \
+    struct tag {                                                                        \
+        ptrdiff_t nr;                                                                   \
+        ptrdiff_t (*packed_size)(ptrdiff_t, ptrdiff_t);                                 \
+        void (*pack_bt)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);               \
+        void (*pack_bn)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);               \
+        void (*gemm)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, const T *,  \
+                     T *, ptrdiff_t, int);                                              \
+    }
+CRNN_PGEMM_STRUCT(float, crnn_pgemm_f_table);
+CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
+
 #define CRNN_CAT3_(a, b, c) a##b##c
 #define CRNN_CAT3(a, b, c) CRNN_CAT3_(a, b, c)
 #define CRNN_SUFFIX(name) CRNN_CAT3(name, CRNN_PRECISION, CRNN_LEVEL)
@@ -93,6 +107,7 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 #define CRNN_T float
 #define CRNN_PRECISION _f
 #define CRNN_ROWS_TABLE struct crnn_rows_f_table
+#define CRNN_PGEMM_TABLE struct crnn_pgemm_f_table
 #define CRNN_SIGMOID crnn_sigmoidf
 #define CRNN_TANH crnn_tanhf
 #define CRNN_SQRT sqrtf
@@ -100,6 +115,7 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 #undef CRNN_T
 #undef CRNN_PRECISION
 #undef CRNN_ROWS_TABLE
+#undef CRNN_PGEMM_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
 #undef CRNN_SQRT
@@ -107,6 +123,7 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 #define CRNN_T double
 #define CRNN_PRECISION _d
 #define CRNN_ROWS_TABLE struct crnn_rows_d_table
+#define CRNN_PGEMM_TABLE struct crnn_pgemm_d_table
 #define CRNN_SIGMOID crnn_sigmoid
 #define CRNN_TANH crnn_tanh
 #define CRNN_SQRT sqrt
@@ -114,6 +131,7 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 #undef CRNN_T
 #undef CRNN_PRECISION
 #undef CRNN_ROWS_TABLE
+#undef CRNN_PGEMM_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
 #undef CRNN_SQRT
@@ -130,6 +148,19 @@ static const struct crnn_rows_d_table *const crnn_rows_d_levels[CRNN_SIMD_N] = {
     &crnn_rows_d_sse2, &crnn_rows_d_avx2, &crnn_rows_d_avx512};
 #else
     &crnn_rows_d_sse2, &crnn_rows_d_sse2, &crnn_rows_d_sse2};
+#endif
+
+static const struct crnn_pgemm_f_table *const crnn_pgemm_f_levels[CRNN_SIMD_N] = {
+#if CRNN_SIMD_DISPATCH
+    &crnn_pgemm_f_sse2, &crnn_pgemm_f_avx2, &crnn_pgemm_f_avx512};
+#else
+    &crnn_pgemm_f_sse2, &crnn_pgemm_f_sse2, &crnn_pgemm_f_sse2};
+#endif
+static const struct crnn_pgemm_d_table *const crnn_pgemm_d_levels[CRNN_SIMD_N] = {
+#if CRNN_SIMD_DISPATCH
+    &crnn_pgemm_d_sse2, &crnn_pgemm_d_avx2, &crnn_pgemm_d_avx512};
+#else
+    &crnn_pgemm_d_sse2, &crnn_pgemm_d_sse2, &crnn_pgemm_d_sse2};
 #endif
 
 /* Mask of the levels this CPU (and build) can run: bit 1 << level. */
@@ -162,6 +193,8 @@ static inline int crnn_simd_choose(const char *request, int supported) {
 static int crnn_simd_level = CRNN_SIMD_SSE2;
 static const struct crnn_rows_f_table *crnn_rows_f = &crnn_rows_f_sse2;
 static const struct crnn_rows_d_table *crnn_rows_d = &crnn_rows_d_sse2;
+static const struct crnn_pgemm_f_table *crnn_pgemm_f = &crnn_pgemm_f_sse2;
+static const struct crnn_pgemm_d_table *crnn_pgemm_d = &crnn_pgemm_d_sse2;
 
 #if defined(__GNUC__)
 __attribute__((constructor, used))
@@ -170,6 +203,8 @@ static void crnn_simd_init(void) {
     crnn_simd_level = crnn_simd_choose(getenv("CRNN_SIMD"), crnn_simd_supported());
     crnn_rows_f = crnn_rows_f_levels[crnn_simd_level];
     crnn_rows_d = crnn_rows_d_levels[crnn_simd_level];
+    crnn_pgemm_f = crnn_pgemm_f_levels[crnn_simd_level];
+    crnn_pgemm_d = crnn_pgemm_d_levels[crnn_simd_level];
 }
 
 /* The names _gate_rows.pxd declares: one call through the chosen table.
@@ -237,5 +272,27 @@ static inline void crnn_lstm_ln_backward_row##P(const T *o, const T *tc, const T
 }
 CRNN_ROWS_WRAPPERS(float, _f)
 CRNN_ROWS_WRAPPERS(double, _d)
+
+/* The packed GEMM of the chosen level (_packed_gemm.inc): a buffer for B
+ * packed from W^T (crnn_pack_bt) or W (crnn_pack_bn), NULL when out of
+ * memory, freed with free(); and the product with it. */
+#define CRNN_PGEMM_WRAPPERS(T, P)                                                       \
+static inline T *crnn_pack_bt##P(const T *W, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t N) { \
+    T *packed = (T *)malloc((size_t)crnn_pgemm##P->packed_size(K, N) * sizeof(T) + 1);  \
+    if (packed != NULL) crnn_pgemm##P->pack_bt(W, ldw, K, N, packed);                  \
+    return packed;                                                                      \
+}                                                                                       \
+static inline T *crnn_pack_bn##P(const T *W, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t N) { \
+    T *packed = (T *)malloc((size_t)crnn_pgemm##P->packed_size(K, N) * sizeof(T) + 1);  \
+    if (packed != NULL) crnn_pgemm##P->pack_bn(W, ldw, K, N, packed);                  \
+    return packed;                                                                      \
+}                                                                                       \
+static inline void crnn_packed_gemm##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,          \
+                                       const T *A, ptrdiff_t lda, const T *packed,     \
+                                       T *C, ptrdiff_t ldc, int accumulate) {          \
+    crnn_pgemm##P->gemm(M, N, K, A, lda, packed, C, ldc, accumulate);                  \
+}
+CRNN_PGEMM_WRAPPERS(float, _f)
+CRNN_PGEMM_WRAPPERS(double, _d)
 
 #endif

@@ -1,22 +1,39 @@
-/* The row passes of one precision at each SIMD level; included by
- * _gate_rows.h once per precision (CRNN_T, CRNN_PRECISION, ...), no guard.
- * arch=x86-64-v3 and -v4 also let gcc contract a * b + c into FMA. */
+/* The row passes and the packed GEMM of one precision at each SIMD level;
+ * included by _gate_rows.h once per precision (CRNN_T, CRNN_PRECISION, ...),
+ * no guard. arch=x86-64-v3 and -v4 also let gcc contract a * b + c into
+ * FMA. CRNN_VBYTES is the level's vector width, CRNN_MR the packed GEMM's
+ * rows per micro-tile (see _packed_gemm.inc). */
 #define CRNN_LEVEL _sse2
 #define CRNN_TARGET
+#define CRNN_VBYTES 16
+#define CRNN_MR 4
 #include "_gate_rows.inc"
+#include "_packed_gemm.inc"
 #undef CRNN_LEVEL
 #undef CRNN_TARGET
+#undef CRNN_VBYTES
+#undef CRNN_MR
 
 #if CRNN_SIMD_DISPATCH
 #define CRNN_LEVEL _avx2
 #define CRNN_TARGET __attribute__((target("arch=x86-64-v3")))
+#define CRNN_VBYTES 32
+#define CRNN_MR 6
 #include "_gate_rows.inc"
+#include "_packed_gemm.inc"
 #undef CRNN_LEVEL
 #undef CRNN_TARGET
+#undef CRNN_VBYTES
+#undef CRNN_MR
 
 #define CRNN_LEVEL _avx512
 #define CRNN_TARGET __attribute__((target("arch=x86-64-v4")))
+#define CRNN_VBYTES 64
+#define CRNN_MR 8
 #include "_gate_rows.inc"
+#include "_packed_gemm.inc"
 #undef CRNN_LEVEL
 #undef CRNN_TARGET
+#undef CRNN_VBYTES
+#undef CRNN_MR
 #endif

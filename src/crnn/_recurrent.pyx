@@ -96,6 +96,7 @@ from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._packed cimport pack, pack_transposed, packed_gemm
 from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
                           crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
@@ -197,6 +198,10 @@ def forward(int cell, int activation,
         # the previous step's first row, batch size (0: none yet), and the
         # rows it carries into this step
         Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
+        # W_hh^T packed once for all the steps' products (_packed_gemm.inc)
+        floating* packed_hh = pack_transposed(&W_hh[0, 0], n_hidden, n_hidden, n_gates)
+    if packed_hh == NULL:
+        raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -226,12 +231,11 @@ def forward(int cell, int activation,
                 if cell == CELL_LSTM:
                     memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
                 if separate_hh:
-                    gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                         1, &H_prev[r0, 0], n_hidden, &W_hh[0, 0], n_hidden, 0, &hh[0, 0], n_gates)
+                    packed_gemm(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, packed_hh,
+                                &hh[0, 0], n_gates, False)
                 else:
-                    gemm(NoTrans, Trans, bs, n_gates, n_hidden,
-                         1, &H_prev[r0, 0], n_hidden, &W_hh[0, 0], n_hidden, 1, &gates[r0, 0],
-                         n_gates)
+                    packed_gemm(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, packed_hh,
+                                &gates[r0, 0], n_gates, True)
                 if ln:
                     # the input projection of this step's rows (normalised here,
                     # not in a pass over all rows after the GEMM: the rows are
@@ -274,6 +278,7 @@ def forward(int cell, int activation,
                     r0 += bs
         finally:
             crnn_fp_exit(fp)
+            free(packed_hh)
 
 
 def backward(int cell, int activation,
@@ -329,7 +334,7 @@ def backward(int cell, int activation,
         Py_ssize_t H2 = 2 * n_hidden
         Py_ssize_t s, t, b, r, bs, r0, position, j
         # the GRU's row pass leaves z * dL/dh_t in dh_cur; its GEMM adds W_hh's part
-        floating carry_beta = 1 if cell == CELL_GRU else 0
+        bint carry_accumulate = cell == CELL_GRU
         floating dX_beta = 1 if dX_accumulate else 0
         bint has_dH = dH.shape[0] > 0
         # a layer whose outputs feed nothing but its final state (the top
@@ -337,9 +342,14 @@ def backward(int cell, int activation,
         # zeroed (n_rows, H) block
         floating* zero_row = NULL
         const floating* dh_in
+    # W_hh packed once for all the steps' carry products
+    cdef floating* packed_hh = pack(&W_hh[0, 0], n_hidden, n_gates, n_hidden)
+    if packed_hh == NULL:
+        raise MemoryError()
     if not has_dH:
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
         if zero_row == NULL:
+            free(packed_hh)
             raise MemoryError()
     if ln:
         # the row passes below add to these
@@ -351,6 +361,7 @@ def backward(int cell, int activation,
             ln_work = <floating*>calloc(n_hidden, sizeof(floating))
             if ln_work == NULL:
                 free(zero_row)
+                free(packed_hh)
                 raise MemoryError()
             memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
             memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
@@ -401,9 +412,8 @@ def backward(int cell, int activation,
                         ln_row_backward(&delta[r, 0], &ln_xhat_hh[r, 0], ln_rstd[r, 1],
                                         &ln_hh_w[0], &delta[r, 0], &dln_hh_w[0], &dln_hh_b[0],
                                         n_gates)
-                gemm(NoTrans, NoTrans, bs, n_hidden, n_gates,
-                     1, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
-                     carry_beta, &dh_cur[0, 0], n_hidden)
+                packed_gemm(bs, n_hidden, n_gates, &delta[r0, 0], n_delta, packed_hh,
+                            &dh_cur[0, 0], n_hidden, carry_accumulate)
                 if truncate > 0:
                     # cut the carry where it would cross a window boundary
                     for b in range(bs):
@@ -456,6 +466,7 @@ def backward(int cell, int activation,
             crnn_fp_exit(fp)
             free(zero_row)
             free(ln_work)
+            free(packed_hh)
 
 
 cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
@@ -469,7 +480,8 @@ cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
 cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
                       Py_ssize_t n_hidden, const floating* W_cat, const floating* b_ih,
                       const floating* b_hh, const floating* bias, floating* xh, floating* c,
-                      floating* proj, floating* hh) noexcept nogil:
+                      floating* proj, floating* hh, const floating* packed_x,
+                      const floating* packed_h) noexcept nogil:
     """One step of one layer for ``bs`` rows of ``xh`` = [x_t, h_{t-1}] (row
     stride I + H); h_t replaces h_{t-1} in place (and c_t c_{t-1}).
 
@@ -478,12 +490,22 @@ cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
     column blocks are W_ih and W_hh), since r multiplies only the recurrent
     part of its n block. Shared by ``infer`` and the feedback loop of
     ``forecast``: the caller has validated every extent.
+
+    ``packed_x``, if not NULL, is W_cat^T packed (:func:`_pack_cat`) and
+    the products run on it; for the GRU, ``packed_x`` is the W_ih part and
+    ``packed_h`` the W_hh part.
     """
     cdef:
         Py_ssize_t n_cat = n_in + n_hidden
         Py_ssize_t n_gates = _n_gates(cell, n_hidden)
         Py_ssize_t b
-    if cell == CELL_GRU:
+    if packed_x != NULL:
+        if cell == CELL_GRU:
+            packed_gemm(bs, n_gates, n_in, xh, n_cat, packed_x, proj, n_gates, False)
+            packed_gemm(bs, n_gates, n_hidden, xh + n_in, n_cat, packed_h, hh, n_gates, False)
+        else:
+            packed_gemm(bs, n_gates, n_cat, xh, n_cat, packed_x, proj, n_gates, False)
+    elif cell == CELL_GRU:
         gemm(NoTrans, Trans, bs, n_gates, n_in, 1, xh, n_cat, W_cat, n_cat, 0, proj, n_gates)
         gemm(NoTrans, Trans, bs, n_gates, n_hidden, 1, xh + n_in, n_cat, W_cat + n_in, n_cat,
              0, hh, n_gates)
@@ -498,6 +520,28 @@ cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
         else:
             gru_infer_row(proj + b * n_gates, hh + b * n_gates, b_ih, b_hh,
                           xh + b * n_cat + n_in, n_hidden)
+
+
+cdef int _pack_cat(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,
+                   floating** packed_x, floating** packed_h) noexcept nogil:
+    """Pack W_cat^T (the GRU: its W_ih and W_hh column blocks apart) for
+    :func:`_infer_step`; -1 when out of memory (both then NULL)."""
+    cdef Py_ssize_t n_cat = n_in + n_hidden
+    cdef Py_ssize_t n_gates = _n_gates(cell, n_hidden)
+    packed_h[0] = NULL
+    if cell == CELL_GRU:
+        packed_x[0] = pack_transposed(W_cat, n_cat, n_in, n_gates)
+        packed_h[0] = pack_transposed(W_cat + n_in, n_cat, n_hidden, n_gates)
+        if packed_x[0] == NULL or packed_h[0] == NULL:
+            free(packed_x[0])
+            free(packed_h[0])
+            packed_x[0] = packed_h[0] = NULL
+            return -1
+    else:
+        packed_x[0] = pack_transposed(W_cat, n_cat, n_cat, n_gates)
+        if packed_x[0] == NULL:
+            return -1
+    return 0
 
 
 def infer(int cell, int activation,
@@ -525,6 +569,10 @@ def infer(int cell, int activation,
         floating* c_rows = &c[0, 0] if cell == CELL_LSTM else NULL
         floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
         Py_ssize_t s, t, b, bs
+        floating* packed_x
+        floating* packed_h
+    if _pack_cat(cell, &W_cat[0, 0], n_in, n_hidden, &packed_x, &packed_h) < 0:
+        raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -534,12 +582,15 @@ def infer(int cell, int activation,
                 for b in range(bs):
                     memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
                 _infer_step(cell, activation, bs, n_in, n_hidden, &W_cat[0, 0], &b_ih[0],
-                            &b_hh[0], &bias[0], &xh[0, 0], c_rows, &proj[0, 0], hh_rows)
+                            &b_hh[0], &bias[0], &xh[0, 0], c_rows, &proj[0, 0], hh_rows,
+                            packed_x, packed_h)
                 if keep:
                     for b in range(bs):
                         memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
         finally:
             crnn_fp_exit(fp)
+            free(packed_x)
+            free(packed_h)
 
 
 def forecast(int cell, int activation,
@@ -599,7 +650,7 @@ def forecast(int cell, int activation,
                         c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
                         _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
                                     &b_ihs[b_off], &b_hhs[b_off], &biases[b_off], &xhs[x_off],
-                                    c_rows, &proj[0, 0], hh_rows)
+                                    c_rows, &proj[0, 0], hh_rows, NULL, NULL)
                         w_off += _n_gates(cell, n_hidden) * n_cat
                         b_off += _n_gates(cell, n_hidden)
                         x_off += batch * n_cat
@@ -688,7 +739,7 @@ def decode(int cell, int activation,
                     c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
                     _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
                                 &b_ihs[b_off], &b_hhs[b_off], &biases[b_off], &xhs[x_off],
-                                c_rows, &proj[0, 0], hh_rows)
+                                c_rows, &proj[0, 0], hh_rows, NULL, NULL)
                     w_off += _n_gates(cell, n_hidden) * n_cat
                     b_off += _n_gates(cell, n_hidden)
                     x_off += batch * n_cat

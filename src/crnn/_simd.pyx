@@ -66,3 +66,39 @@ def _check_request():
 
 
 _check_request()
+
+
+from cython cimport floating
+from libc.stdlib cimport free
+
+from crnn._packed cimport pack, pack_transposed, packed_gemm
+
+
+def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transposed,
+                   floating[:, :] C, bint accumulate):
+    """C = A @ W.T (``transposed``) or A @ W, or ``+=`` with ``accumulate``,
+    through the packed GEMM of the chosen path; for tests against BLAS.
+
+    A and C may be strided views whose rows are contiguous.
+    """
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1]
+    cdef Py_ssize_t N = W.shape[0] if transposed else W.shape[1]
+    if (W.shape[1] if transposed else W.shape[0]) != K or C.shape[0] != M or C.shape[1] != N:
+        raise ValueError("shapes do not match")
+    if (M and K > 1 and A.strides[1] != sizeof(floating)) or \
+            (M and N > 1 and C.strides[1] != sizeof(floating)):
+        raise ValueError("A and C need contiguous rows")
+    if M == 0 or N == 0:
+        return
+    cdef Py_ssize_t lda = A.strides[0] // sizeof(floating) if M > 1 else K
+    cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating) if M > 1 else N
+    cdef floating* packed
+    cdef const floating* a = &A[0, 0] if K > 0 else NULL
+    cdef const floating* w = &W[0, 0] if K > 0 else NULL
+    with nogil:
+        packed = pack_transposed(w, K, K, N) if transposed else pack(w, N, K, N)
+        if packed != NULL:
+            packed_gemm(M, N, K, a, lda, packed, &C[0, 0], ldc, accumulate)
+            free(packed)
+    if packed == NULL:
+        raise MemoryError()
