@@ -200,6 +200,24 @@ def test_partial_fit_continues_like_fit(cell, Estimator):
     np.testing.assert_array_equal(stepped.predict(X), fitted.predict(X))
 
 
+def test_partial_fit_keeps_its_scratch_buffers_and_fit_releases_them():
+    X, y = sine_forecast(n=64, T=8)
+    est = RNNRegressor(hidden_layer_sizes=(8,), random_state=0)
+    est.partial_fit(X, y)
+    kept = est._workspaces
+    assert kept and kept[0]._buffers        # the caches of the first call
+    buffers = dict(kept[0]._buffers)
+    est.partial_fit(X, y)
+    assert est._workspaces is kept
+    assert all(kept[0]._buffers[key] is buf for key, buf in buffers.items())
+    assert "_workspaces" not in est.__getstate__()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X), est.predict(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.set_params(max_iter=2).fit(X, y)
+    assert est._workspaces is None
+
+
 def test_classifier_partial_fit_needs_classes():
     X = np.zeros((4, 3))
     clf = RNNClassifier(hidden_layer_sizes=(4,))

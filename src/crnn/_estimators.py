@@ -124,6 +124,7 @@ class _BaseRNN(BaseEstimator):
         # (views into _params) from the model on loading, so that they stay
         # live instead of becoming detached copies.
         state = dict(super().__getstate__())  # object.__getstate__ may be __dict__ itself
+        state.pop("_workspaces", None)     # scratch buffers of partial_fit
         if state.pop("_network", None) is not None:
             state["coefs_"] = None
         return _persistence.stamp(state)
@@ -393,7 +394,14 @@ class _BaseRNN(BaseEstimator):
         dropout_rng = (np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
                        if self.dropout > 0 and len(self._hidden_sizes()) > 1 else None)
         trainer = _training.Trainer(self._network, self._params, self._optimizer_state,
-                                    self._hyper(), batch_size, dropout_rng=dropout_rng)
+                                    self._hyper(), batch_size, dropout_rng=dropout_rng,
+                                    workspaces=getattr(self, "_workspaces", None)
+                                    if incremental else None)
+        # partial_fit keeps its scratch buffers for the next call: called once
+        # per epoch, it would otherwise fault in fresh pages for every cache
+        # each time (5-11% of a W4 epoch, benchmarks/NOTES.md); fit, which
+        # runs its epochs in one call, releases them
+        self._workspaces = trainer.part_ws if incremental else None
         with trainer, EpochReporter(self.verbose, n_epochs, self.n_iter_) as reporter:
             self._epoch_loop(trainer, data, rng, n_epochs, early_stopping, X_val, y_val,
                              incremental, reporter)
@@ -725,6 +733,10 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     def partial_fit(self, X, y):
         """Run one epoch over ``(X, y)``, keeping the optimizer state.
 
+        The training caches (their size is what ``fit`` checks against
+        available memory) are kept between calls, so an epoch per call does
+        not allocate them again; ``fit`` and pickling release them.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_timesteps[, n_features])
@@ -911,6 +923,10 @@ validation_scores_, best_validation_score_
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, keeping the optimizer state.
+
+        The training caches (their size is what ``fit`` checks against
+        available memory) are kept between calls, so an epoch per call does
+        not allocate them again; ``fit`` and pickling release them.
 
         Parameters
         ----------

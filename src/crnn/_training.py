@@ -182,10 +182,13 @@ class Trainer:
         uses (``_threads.n_parts``).
     dropout_rng : numpy.random.Generator or None
         Draws the dropout masks (needed when ``hyper.dropout > 0``).
+    workspaces : list of Workspace or None
+        A previous trainer's ``part_ws`` to reuse (buffers are grow-only and
+        keyed by layer, so any minibatch fits); None or a mismatch: new ones.
     """
 
     def __init__(self, model, params, optimizer_state, hyper, batch_size, n_parts=None,
-                 dropout_rng=None):
+                 dropout_rng=None, workspaces=None):
         self.model = model
         self.params = params
         self.state = optimizer_state
@@ -195,7 +198,11 @@ class Trainer:
         self.max_parts = _threads.n_parts(batch_size) if n_parts is None else n_parts
         self.part_grads = [np.empty_like(params) for _ in range(self.max_parts)]
         self.part_views = [model.views(g) for g in self.part_grads]
-        self.part_ws = [Workspace(model.dtype) for _ in range(self.max_parts)]
+        if (workspaces is not None and len(workspaces) >= self.max_parts
+                and workspaces[0].dtype == model.dtype):
+            self.part_ws = workspaces
+        else:
+            self.part_ws = [Workspace(model.dtype) for _ in range(self.max_parts)]
         self.grads = self.part_grads[0]
         self.dropout_rng = dropout_rng
         self.dropout_widths = model.dropout_widths() if hyper.dropout > 0 else []
