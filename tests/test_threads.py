@@ -213,3 +213,37 @@ def test_single_thread_limit_holds_inside_a_users_threadpool_limits(blas_at_3):
     assert inside and all(n == 1 for _, n in inside), inside
     assert all(n == 2 for _, n in after), after
     assert _blas_counts() == blas_at_3
+
+
+def test_predict_reuses_its_worker_threads_and_a_forked_child_gets_its_own():
+    """predict's workers persist between calls (no thread start per call);
+    a child forked after that has none of them and starts a new pool."""
+    import multiprocessing
+    import os
+
+    X, y = _data(n=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = RNNRegressor(hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(X, y)
+    with _threads._forced_threads(2):
+        expected = reg.predict(X)
+        pool = _threads._pool
+        workers = set(pool._threads)
+        for _ in range(3):
+            np.testing.assert_array_equal(reg.predict(X), expected)
+        assert _threads._pool is pool and set(pool._threads) == workers
+    if not hasattr(os, "fork"):
+        return
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child():
+        with _threads._forced_threads(2):
+            queue.put((_threads._pool is None, reg.predict(X)))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    fresh, got = queue.get(timeout=60)
+    proc.join(60)
+    assert proc.exitcode == 0 and fresh
+    np.testing.assert_array_equal(got, expected)

@@ -13,7 +13,7 @@ thread with single-threaded BLAS (see ``_threads``). A part takes every
 P-th sequence of the length-sorted minibatch, so parts get near-equal
 numbers of valid steps.
 """
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -391,9 +391,15 @@ def _in_chunks(run_chunk, model, X, lengths):
     if n_parts == 1:
         run(0)
     else:
-        with ThreadPoolExecutor(n_parts - 1) as executor, _threads.single_threaded_blas():
+        executor = _threads.worker_pool(n_parts - 1)
+        with _threads.single_threaded_blas():
             futures = [executor.submit(run, p) for p in range(1, n_parts)]
-            run(0)
+            try:
+                run(0)
+            finally:
+                # the workers write into outputs and run BLAS under the limit:
+                # neither may outlive this block, even when run(0) raised
+                wait(futures)
             for f in futures:
                 f.result()
     if isinstance(outputs[0], tuple):
