@@ -12,3 +12,18 @@ from ._numerics import DTYPES  # noqa: E402,F401
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["default", "all-packed"])
+def product_path(request):
+    """Run a test with crnn's default choice of product per shape (packed
+    weights from K = 16 up, BLAS below) and again with every recurrent
+    product on packed weights, so that the small models of the tests also
+    cover the packed path."""
+    from crnn import _recurrent
+
+    saved = _recurrent.packed_min_k()
+    if request.param == "all-packed":
+        _recurrent.set_packed_min_k(1)
+    yield request.param
+    _recurrent.set_packed_min_k(saved)

@@ -12,6 +12,9 @@ from crnn.preprocessing import make_windows
 
 from .conftest import CELLS
 
+# every test here runs with the default product choice and all products packed
+pytestmark = pytest.mark.usefixtures("product_path")
+
 
 def _fit(est, X, y):
     with warnings.catch_warnings():

@@ -16,6 +16,9 @@ from .conftest import CELLS, DTYPES
 
 from ._numerics import INFERENCE_TOL as TOL  # noqa: E402
 
+# every test here runs with the default product choice and all products packed
+pytestmark = pytest.mark.usefixtures("product_path")
+
 
 def _cases():
     for cell in CELLS:

@@ -8,6 +8,9 @@ from crnn import ops, reference
 from ._cells import backward, forward, make_layers, rel_error
 from .conftest import CELLS
 
+# every test here runs with the default product choice and all products packed
+pytestmark = pytest.mark.usefixtures("product_path")
+
 CASES = [(cell, "tanh") for cell in CELLS] + \
     [("rnn", act) for act in ("relu", "sigmoid") if "rnn" in CELLS]
 LAYERS = [(3,), (4, 3), (3, 5, 2)]
@@ -74,6 +77,7 @@ def test_gradients_match_finite_differences(cell, activation, hidden, rng):
 
 
 from ._numerics import REFERENCE_TOL as TOL  # noqa: E402
+
 SIZES = [  # (N, T, I, hidden): the odd sizes named in the issues
     (1, 1, 1, (1,)),
     (1, 7, 3, (1, 2)),

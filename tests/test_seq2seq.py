@@ -16,6 +16,9 @@ from crnn._seq2seq import Seq2SeqData, Seq2SeqNetwork
 
 from .conftest import CELLS
 
+# every test here runs with the default product choice and all products packed
+pytestmark = pytest.mark.usefixtures("product_path")
+
 DIGITS = "0123456789+"
 
 

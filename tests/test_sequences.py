@@ -12,6 +12,9 @@ from ._cells import make_layers, rel_error
 from .conftest import CELLS, DTYPES
 
 from ._numerics import REFERENCE_TOL as TOL  # noqa: E402
+
+# every test here runs with the default product choice and all products packed
+pytestmark = pytest.mark.usefixtures("product_path")
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 
 

@@ -44,7 +44,10 @@ delta_t @ W_hh, then dW_hh, dW_ih and dX as GEMMs over all rows and the
 bias gradients as column sums. The vanilla cell and the LSTM accumulate the
 recurrent projection onto the input projection (beta = 1); the GRU keeps it
 apart in ``hh``, because r multiplies only the recurrent part of its n
-block.
+block. The per-step products (and every product of ``infer``, ``forecast``
+and ``decode``) run on weights packed once per call (_packed_gemm.inc):
+BLAS would repack W_hh at every step. The GEMMs over all rows, and
+products with a short inner dimension (``packed_min_k``), stay BLAS.
 
 GRU deltas: the n block has two pre-activation deltas, dn_pre for the input
 side and dn_pre * r for the recurrent side, so the GRU's delta rows are 4H
@@ -135,6 +138,49 @@ def set_fp_control_state(unsigned long state):
     """Set the calling thread's floating-point control word (for tests)."""
     crnn_fp_set(state)
 
+# Products with a shorter inner dimension K stay BLAS: there the packed
+# micro-tile's stores of C outweigh its K loop, and OpenBLAS's small-matrix
+# kernels are faster (K = 8: 0.71-0.81x of OpenBLAS; K >= 32: 0.96-1.7x;
+# benchmarks/NOTES.md). A variable, so tests can run every product packed.
+cdef Py_ssize_t _packed_min_k = 16
+
+
+def packed_min_k():
+    """Shortest inner dimension whose products run on packed weights."""
+    return _packed_min_k
+
+
+def set_packed_min_k(Py_ssize_t k):
+    """Set :func:`packed_min_k` (tests run both paths on small models)."""
+    global _packed_min_k
+    _packed_min_k = k
+
+
+cdef int _pack(const floating* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N, bint transposed,
+               floating** packed) noexcept nogil:
+    """The B operand of :func:`_product` (W^T if ``transposed``, else W;
+    K x N) packed into ``packed[0]``, or NULL there when K is below
+    :func:`packed_min_k` (the product then runs on BLAS); -1 when out of
+    memory. Free with free()."""
+    packed[0] = NULL
+    if K < _packed_min_k:
+        return 0
+    packed[0] = pack_transposed(W, ldw, K, N) if transposed else pack(W, ldw, K, N)
+    return -1 if packed[0] == NULL else 0
+
+
+cdef inline void _product(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating* A,
+                          Py_ssize_t lda, const floating* W, Py_ssize_t ldw, bint transposed,
+                          const floating* packed, floating* C, Py_ssize_t ldc,
+                          bint accumulate) noexcept nogil:
+    """C (=, or += with ``accumulate``) A B with B = W^T or W: on the packed
+    copy from :func:`_pack` when there is one, else through BLAS."""
+    if packed != NULL:
+        packed_gemm(M, N, K, A, lda, packed, C, ldc, accumulate)
+    else:
+        gemm(NoTrans, Trans if transposed else NoTrans, M, N, K, 1, A, lda, W, ldw,
+             1 if accumulate else 0, C, ldc)
+
 # The kernels' numbering must be the one crnn._spec defines.
 assert [_spec.cell_code(c) for c in ("rnn", "lstm", "gru")] == \
     [_cells.CELL_RNN, _cells.CELL_LSTM, _cells.CELL_GRU]
@@ -193,14 +239,14 @@ def forward(int cell, int activation,
         Py_ssize_t n_hidden = W_hh.shape[1]
         Py_ssize_t n_gates = W_hh.shape[0]
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
-        Py_ssize_t out_width = H_out.shape[1]
+        bint contiguous_out = H_out.shape[1] == n_hidden and out_col == 0
         Py_ssize_t s, t, b, r, bs, r0
         # the previous step's first row, batch size (0: none yet), and the
         # rows it carries into this step
         Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
         # W_hh^T packed once for all the steps' products (_packed_gemm.inc)
-        floating* packed_hh = pack_transposed(&W_hh[0, 0], n_hidden, n_hidden, n_gates)
-    if packed_hh == NULL:
+        floating* packed_hh
+    if _pack(&W_hh[0, 0], n_hidden, n_hidden, n_gates, True, &packed_hh) < 0:
         raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
@@ -220,7 +266,7 @@ def forward(int cell, int activation,
                 # ones). The step's GEMM reads it there, so h_t is written
                 # once, into H_out, and not also copied through h_cur.
                 n_carry = bs if bs < bs_prev else bs_prev
-                if n_carry > 0 and out_width == n_hidden and out_col == 0:
+                if n_carry > 0 and contiguous_out:
                     memcpy(&H_prev[r0, 0], &H_out[prev_r0, 0], n_carry * row_bytes)
                 else:
                     for b in range(n_carry):
@@ -230,12 +276,10 @@ def forward(int cell, int activation,
                            (bs - n_carry) * row_bytes)
                 if cell == CELL_LSTM:
                     memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
-                if separate_hh:
-                    packed_gemm(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, packed_hh,
-                                &hh[0, 0], n_gates, False)
-                else:
-                    packed_gemm(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, packed_hh,
-                                &gates[r0, 0], n_gates, True)
+                _product(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, &W_hh[0, 0],
+                         n_hidden, True, packed_hh,
+                         &hh[0, 0] if separate_hh else &gates[r0, 0], n_gates,
+                         not separate_hh)
                 if ln:
                     # the input projection of this step's rows (normalised here,
                     # not in a pass over all rows after the GEMM: the rows are
@@ -251,7 +295,8 @@ def forward(int cell, int activation,
                     r = r0 + b
                     if cell == CELL_RNN:
                         rnn_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], n_hidden, activation)
-                        memcpy(&H_out[r, out_col], &gates[r, 0], row_bytes)
+                        if not contiguous_out:
+                            memcpy(&H_out[r, out_col], &gates[r, 0], row_bytes)
                     elif cell == CELL_LSTM:
                         lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
                                          &c_cur[b, 0], &H_out[r, out_col], &extra[r, 0],
@@ -266,6 +311,10 @@ def forward(int cell, int activation,
                     else:
                         gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
                                         &H_prev[r, 0], &H_out[r, out_col], n_hidden)
+                if cell == CELL_RNN and contiguous_out:
+                    # the step's rows in one copy (per row, the call costs
+                    # more than the copy at small H)
+                    memcpy(&H_out[r0, 0], &gates[r0, 0], bs * row_bytes)
                 # the final states of the sequences whose last step this is
                 if s + 1 < n_steps:
                     bs_next = batch_sizes[t - 1 if reverse else t + 1]
@@ -343,8 +392,8 @@ def backward(int cell, int activation,
         floating* zero_row = NULL
         const floating* dh_in
     # W_hh packed once for all the steps' carry products
-    cdef floating* packed_hh = pack(&W_hh[0, 0], n_hidden, n_gates, n_hidden)
-    if packed_hh == NULL:
+    cdef floating* packed_hh
+    if _pack(&W_hh[0, 0], n_hidden, n_gates, n_hidden, False, &packed_hh) < 0:
         raise MemoryError()
     if not has_dH:
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
@@ -412,8 +461,8 @@ def backward(int cell, int activation,
                         ln_row_backward(&delta[r, 0], &ln_xhat_hh[r, 0], ln_rstd[r, 1],
                                         &ln_hh_w[0], &delta[r, 0], &dln_hh_w[0], &dln_hh_b[0],
                                         n_gates)
-                packed_gemm(bs, n_hidden, n_gates, &delta[r0, 0], n_delta, packed_hh,
-                            &dh_cur[0, 0], n_hidden, carry_accumulate)
+                _product(bs, n_hidden, n_gates, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
+                         False, packed_hh, &dh_cur[0, 0], n_hidden, carry_accumulate)
                 if truncate > 0:
                     # cut the carry where it would cross a window boundary
                     for b in range(bs):
@@ -478,39 +527,33 @@ cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
 
 
 cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
-                      Py_ssize_t n_hidden, const floating* W_cat, const floating* b_ih,
-                      const floating* b_hh, const floating* bias, floating* xh, floating* c,
-                      floating* proj, floating* hh, const floating* packed_x,
-                      const floating* packed_h) noexcept nogil:
+                      Py_ssize_t n_hidden, const floating* W_cat, const floating* packed_x,
+                      const floating* packed_h, const floating* b_ih, const floating* b_hh,
+                      const floating* bias, floating* xh, floating* c, floating* proj,
+                      floating* hh) noexcept nogil:
     """One step of one layer for ``bs`` rows of ``xh`` = [x_t, h_{t-1}] (row
     stride I + H); h_t replaces h_{t-1} in place (and c_t c_{t-1}).
 
-    The vanilla cell and the LSTM take one GEMM against W_cat = [W_ih | W_hh]
+    The vanilla cell and the LSTM take one product with W_cat = [W_ih | W_hh]
     with the biases summed; the GRU two, one per half of ``xh`` (W_cat's
     column blocks are W_ih and W_hh), since r multiplies only the recurrent
-    part of its n block. Shared by ``infer`` and the feedback loop of
-    ``forecast``: the caller has validated every extent.
-
-    ``packed_x``, if not NULL, is W_cat^T packed (:func:`_pack_cat`) and
-    the products run on it; for the GRU, ``packed_x`` is the W_ih part and
-    ``packed_h`` the W_hh part.
+    part of its n block. ``packed_x`` (and the GRU's ``packed_h``) are
+    their packed copies from :func:`_pack_cat`, or NULL (BLAS). Shared by
+    ``infer`` and the feedback loops of ``forecast`` and ``decode``: the
+    caller has validated every extent.
     """
     cdef:
         Py_ssize_t n_cat = n_in + n_hidden
         Py_ssize_t n_gates = _n_gates(cell, n_hidden)
         Py_ssize_t b
-    if packed_x != NULL:
-        if cell == CELL_GRU:
-            packed_gemm(bs, n_gates, n_in, xh, n_cat, packed_x, proj, n_gates, False)
-            packed_gemm(bs, n_gates, n_hidden, xh + n_in, n_cat, packed_h, hh, n_gates, False)
-        else:
-            packed_gemm(bs, n_gates, n_cat, xh, n_cat, packed_x, proj, n_gates, False)
-    elif cell == CELL_GRU:
-        gemm(NoTrans, Trans, bs, n_gates, n_in, 1, xh, n_cat, W_cat, n_cat, 0, proj, n_gates)
-        gemm(NoTrans, Trans, bs, n_gates, n_hidden, 1, xh + n_in, n_cat, W_cat + n_in, n_cat,
-             0, hh, n_gates)
+    if cell == CELL_GRU:
+        _product(bs, n_gates, n_in, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
+                 False)
+        _product(bs, n_gates, n_hidden, xh + n_in, n_cat, W_cat + n_in, n_cat, True, packed_h,
+                 hh, n_gates, False)
     else:
-        gemm(NoTrans, Trans, bs, n_gates, n_cat, 1, xh, n_cat, W_cat, n_cat, 0, proj, n_gates)
+        _product(bs, n_gates, n_cat, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
+                 False)
     for b in range(bs):
         if cell == CELL_RNN:
             rnn_infer_row(proj + b * n_gates, bias, xh + b * n_cat + n_in, n_hidden, activation)
@@ -524,24 +567,46 @@ cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
 
 cdef int _pack_cat(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,
                    floating** packed_x, floating** packed_h) noexcept nogil:
-    """Pack W_cat^T (the GRU: its W_ih and W_hh column blocks apart) for
-    :func:`_infer_step`; -1 when out of memory (both then NULL)."""
+    """:func:`_pack` of W_cat^T (the GRU: its W_ih and W_hh column blocks
+    apart) for :func:`_infer_step`; -1 when out of memory (both then NULL)."""
     cdef Py_ssize_t n_cat = n_in + n_hidden
     cdef Py_ssize_t n_gates = _n_gates(cell, n_hidden)
     packed_h[0] = NULL
-    if cell == CELL_GRU:
-        packed_x[0] = pack_transposed(W_cat, n_cat, n_in, n_gates)
-        packed_h[0] = pack_transposed(W_cat + n_in, n_cat, n_hidden, n_gates)
-        if packed_x[0] == NULL or packed_h[0] == NULL:
-            free(packed_x[0])
-            free(packed_h[0])
-            packed_x[0] = packed_h[0] = NULL
-            return -1
-    else:
-        packed_x[0] = pack_transposed(W_cat, n_cat, n_cat, n_gates)
-        if packed_x[0] == NULL:
-            return -1
+    if cell != CELL_GRU:
+        return _pack(W_cat, n_cat, n_cat, n_gates, True, packed_x)
+    if (_pack(W_cat, n_cat, n_in, n_gates, True, packed_x) < 0
+            or _pack(W_cat + n_in, n_cat, n_hidden, n_gates, True, packed_h) < 0):
+        free(packed_x[0])
+        free(packed_h[0])
+        packed_x[0] = packed_h[0] = NULL
+        return -1
     return 0
+
+
+cdef floating** _pack_layers(int cell, const floating* W_cats, const Py_ssize_t* sizes,
+                            Py_ssize_t n_layers) noexcept nogil:
+    """:func:`_pack_cat` for each layer of a stack (``W_cats`` and ``sizes``
+    as ``forecast`` takes them): 2 pointers per layer, or NULL when out of
+    memory. Free with :func:`_free_layers`."""
+    cdef floating** packed = <floating**>calloc(2 * n_layers + 1, sizeof(floating*))
+    cdef Py_ssize_t k, w_off = 0
+    if packed == NULL:
+        return NULL
+    for k in range(n_layers):
+        if _pack_cat(cell, W_cats + w_off, sizes[k], sizes[k + 1], &packed[2 * k],
+                     &packed[2 * k + 1]) < 0:
+            _free_layers(packed, n_layers)
+            return NULL
+        w_off += _n_gates(cell, sizes[k + 1]) * (sizes[k] + sizes[k + 1])
+    return packed
+
+
+cdef void _free_layers(floating** packed, Py_ssize_t n_layers) noexcept nogil:
+    cdef Py_ssize_t k
+    if packed != NULL:
+        for k in range(2 * n_layers):
+            free(packed[k])
+        free(packed)
 
 
 def infer(int cell, int activation,
@@ -581,9 +646,9 @@ def infer(int cell, int activation,
                 bs = batch_sizes[t]
                 for b in range(bs):
                     memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
-                _infer_step(cell, activation, bs, n_in, n_hidden, &W_cat[0, 0], &b_ih[0],
-                            &b_hh[0], &bias[0], &xh[0, 0], c_rows, &proj[0, 0], hh_rows,
-                            packed_x, packed_h)
+                _infer_step(cell, activation, bs, n_in, n_hidden, &W_cat[0, 0], packed_x,
+                            packed_h, &b_ih[0], &b_hh[0], &bias[0], &xh[0, 0], c_rows,
+                            &proj[0, 0], hh_rows)
                 if keep:
                     for b in range(bs):
                         memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
@@ -629,6 +694,9 @@ def forecast(int cell, int activation,
         x_off += batch * (sizes[k] + sizes[k + 1])
     top_off, top_in = x_off, sizes[n_layers - 1]
     top_cat = top_in + sizes[n_layers]
+    cdef floating** packed = _pack_layers(cell, &W_cats[0], &sizes[0], n_layers)
+    if packed == NULL:
+        raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -649,8 +717,9 @@ def forecast(int cell, int activation,
                                        n_in * sizeof(floating))
                         c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
                         _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
-                                    &b_ihs[b_off], &b_hhs[b_off], &biases[b_off], &xhs[x_off],
-                                    c_rows, &proj[0, 0], hh_rows, NULL, NULL)
+                                    packed[2 * k], packed[2 * k + 1], &b_ihs[b_off],
+                                    &b_hhs[b_off], &biases[b_off], &xhs[x_off], c_rows,
+                                    &proj[0, 0], hh_rows)
                         w_off += _n_gates(cell, n_hidden) * n_cat
                         b_off += _n_gates(cell, n_hidden)
                         x_off += batch * n_cat
@@ -663,6 +732,7 @@ def forecast(int cell, int activation,
                         out[b, s, j] += b_out[j]
         finally:
             crnn_fp_exit(fp)
+            _free_layers(packed, n_layers)
 
 
 def decode(int cell, int activation,
@@ -715,6 +785,9 @@ def decode(int cell, int activation,
     top_cat = top_in + sizes[n_layers]
     for b in range(batch):
         lengths[b] = 0   # 0: still running
+    cdef floating** packed = _pack_layers(cell, &W_cats[0], &sizes[0], n_layers)
+    if packed == NULL:
+        raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
@@ -738,8 +811,9 @@ def decode(int cell, int activation,
                             memcpy(x_row, &out[b, s - 1, 0], n_in * sizeof(floating))
                     c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
                     _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
-                                &b_ihs[b_off], &b_hhs[b_off], &biases[b_off], &xhs[x_off],
-                                c_rows, &proj[0, 0], hh_rows, NULL, NULL)
+                                packed[2 * k], packed[2 * k + 1], &b_ihs[b_off],
+                                &b_hhs[b_off], &biases[b_off], &xhs[x_off], c_rows,
+                                &proj[0, 0], hh_rows)
                     w_off += _n_gates(cell, n_hidden) * n_cat
                     b_off += _n_gates(cell, n_hidden)
                     x_off += batch * n_cat
@@ -768,4 +842,5 @@ def decode(int cell, int activation,
                     lengths[b] = n_run
         finally:
             crnn_fp_exit(fp)
+            _free_layers(packed, n_layers)
     return n_run
