@@ -178,3 +178,37 @@ class ScalingN(_Scaling):
 class ScalingH(_Scaling):
     axis = "H"
     params = [["lstm", "gru"], [32, 64, 128, 256, 512], list(LIBRARIES)]
+
+
+class RecurrentProduct:
+    """The per-step recurrent product, 100 steps on one set of weights, one
+    thread: crnn's packed micro-kernel (weights packed once) against a BLAS
+    call per step (which repacks them each time). Shapes M x N x K: W1 lstm
+    forward, W2 lstm forward and carry (per part), W3 lstm forward and
+    carry, and a short K (W1 gru predict's input part, where the driver
+    keeps BLAS)."""
+
+    params = [["16x128x32", "32x512x128", "32x128x512", "64x2048x512", "64x512x2048",
+               "256x96x8"], ["packed", "blas"]]
+    param_names = ["MxNxK", "implementation"]
+    STEPS = 100
+
+    def setup(self, shape, implementation):
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+
+        m, n, k = map(int, shape.split("x"))
+        rng = np.random.default_rng(0)
+        self.A = rng.standard_normal((m, k)).astype(np.float32)
+        self.W = rng.standard_normal((n, k)).astype(np.float32)
+        self.C = np.zeros((m, n), np.float32)
+        self.limits = threadpool_limits(limits=1, user_api="blas")
+
+    def teardown(self, shape, implementation):
+        self.limits.restore_original_limits()
+
+    def time_products(self, shape, implementation):
+        from crnn import _simd
+
+        _simd._packed_matmul(self.A, self.W, True, self.C, True, repeats=self.STEPS,
+                             blas=implementation == "blas")

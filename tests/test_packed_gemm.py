@@ -61,6 +61,18 @@ def test_packed_gemm_accumulates_into_strided_rows(shape, dtype):
     np.testing.assert_array_equal(C_wide[:, 3 + n:], before[:, 3 + n:])
 
 
+@pytest.mark.parametrize("blas", [False, True], ids=["packed", "blas"])
+def test_repeated_products_accumulate_on_one_packing(blas):
+    """The benchmark entry: ``repeats`` products on one packing (or BLAS
+    calls), each added to C."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((9, 37)).astype(np.float64)
+    W = rng.standard_normal((37, 21)).astype(np.float64)
+    C = np.ones((9, 21))
+    _simd._packed_matmul(A, W, False, C, True, repeats=4, blas=blas)
+    assert rel_error(C, 1 + 4 * (A @ W)) < 1e-13
+
+
 def test_packed_gemm_empty_operands_and_shape_errors():
     A = np.ones((3, 0), np.float32)
     C = np.full((3, 4), 2.0, np.float32)

@@ -71,18 +71,24 @@ _check_request()
 from cython cimport floating
 from libc.stdlib cimport free
 
+from crnn._blas cimport gemm, NoTrans, Trans
 from crnn._packed cimport pack, pack_transposed, packed_gemm
 
 
 def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transposed,
-                   floating[:, :] C, bint accumulate):
+                   floating[:, :] C, bint accumulate, Py_ssize_t repeats=1, bint blas=False):
     """C = A @ W.T (``transposed``) or A @ W, or ``+=`` with ``accumulate``,
     through the packed GEMM of the chosen path; for tests against BLAS.
 
-    A and C may be strided views whose rows are contiguous.
+    A and C may be strided views whose rows are contiguous. ``repeats``
+    runs the product that many times on one packing (as a pass's steps
+    do; with ``accumulate`` each adds again), and ``blas=True`` runs the
+    same loop through BLAS instead: the asv benchmark of the per-step
+    products times both.
     """
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1]
     cdef Py_ssize_t N = W.shape[0] if transposed else W.shape[1]
+    cdef Py_ssize_t r
     if (W.shape[1] if transposed else W.shape[0]) != K or C.shape[0] != M or C.shape[1] != N:
         raise ValueError("shapes do not match")
     if (M and K > 1 and A.strides[1] != sizeof(floating)) or \
@@ -92,13 +98,19 @@ def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transp
         return
     cdef Py_ssize_t lda = A.strides[0] // sizeof(floating) if M > 1 else K
     cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating) if M > 1 else N
-    cdef floating* packed
+    cdef floating* packed = NULL
     cdef const floating* a = &A[0, 0] if K > 0 else NULL
     cdef const floating* w = &W[0, 0] if K > 0 else NULL
     with nogil:
-        packed = pack_transposed(w, K, K, N) if transposed else pack(w, N, K, N)
-        if packed != NULL:
-            packed_gemm(M, N, K, a, lda, packed, &C[0, 0], ldc, accumulate)
-            free(packed)
-    if packed == NULL:
+        if blas:
+            for r in range(repeats):
+                gemm(NoTrans, Trans if transposed else NoTrans, M, N, K, 1, a, lda, w,
+                     K if transposed else N, 1 if accumulate else 0, &C[0, 0], ldc)
+        else:
+            packed = pack_transposed(w, K, K, N) if transposed else pack(w, N, K, N)
+            if packed != NULL:
+                for r in range(repeats):
+                    packed_gemm(M, N, K, a, lda, packed, &C[0, 0], ldc, accumulate)
+                free(packed)
+    if packed == NULL and not blas:
         raise MemoryError()
