@@ -91,6 +91,8 @@ def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs
         n_in = D * H
     rows = T * B if return_sequences else B
     elements += rows * (2 * O + n_in)  # readout output, its gradient copy, dH
+    # each part's packed copy of the W_hh its pass is running (one at a time)
+    elements += n_parts * G * max(hidden_sizes) ** 2
     return int(elements) * int(itemsize)
 
 
