@@ -184,7 +184,10 @@ def test_classifier_divergence_partial_fit_and_early_stopping(cell):
 
 # -------------------------------------------------------------- interruption
 _INTERRUPT_CHILD = textwrap.dedent("""
-    import json, sys, warnings
+    import json, signal, sys, warnings
+    # a shell's background job (nohup ... &) starts with SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler: restore it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     from crnn import RNNRegressor
     rng = np.random.RandomState(0)
