@@ -178,9 +178,8 @@ class LayerCache:
     ----------
     gates : ndarray of shape (n_rows, G*H)
         Activated gates (the vanilla cell: h_t).
-    H_prev : ndarray of shape (n_rows, H) or (n_rows, I + H)
-        The state that entered each row's step (the plain vanilla cell and
-        LSTM: after each row's input, [x_t, h_{t-1}]).
+    H_prev : ndarray of shape (n_rows, H)
+        The state that entered each row's step.
     C_prev, extra : ndarray of shape (n_rows, H) or None
         LSTM: c entering the step and tanh(c_t); GRU: ``extra`` is
         W_hn h_{t-1} + b_hn.
@@ -236,10 +235,7 @@ def layer_forward(cell, activation, params, X, packing, h0, c0, ws, key, reverse
     h_cur = _state(ws, ("h", key), (batch, n_hidden), h0)
     c_cur = _state(ws, ("c", key), (batch, n_hidden), c0) if lstm else empty
     gates = ws.get(("gates", key), (n_rows, n_gates))
-    # the plain vanilla cell and LSTM keep [x_t, h_{t-1}] side by side, for
-    # one weight-gradient GEMM in backward (see _recurrent.backward)
-    fused = not gru and ln is None
-    H_prev = ws.get(("H_prev", key), (n_rows, X.shape[1] + n_hidden if fused else n_hidden))
+    H_prev = ws.get(("H_prev", key), (n_rows, n_hidden))
     C_prev = ws.get(("C_prev", key), (n_rows, n_hidden)) if lstm else empty
     extra = ws.get(("extra", key), (n_rows, n_hidden)) if (lstm or gru) else empty
     hh = ws.get("hh", (batch, n_gates)) if (gru or ln is not None) else empty

@@ -86,8 +86,6 @@ def training_bytes(cell, n_samples, n_steps, n_features, hidden_sizes, n_outputs
         if layer_norm:
             elements += D * (T * B * (3 * G * H + (H if cell == "lstm" else 0) + 3)
                              + B * G * H)
-        if cell != "gru" and not layer_norm:
-            elements += D * T * B * n_in  # each row's input kept beside H_prev
         if k > 0:
             elements += T * B * n_in  # dX handed to the layer below
         n_in = D * H

@@ -94,7 +94,7 @@ validates shapes; nothing inside the nogil sections touches a Python
 object.
 """
 from cython cimport floating
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
@@ -212,8 +212,7 @@ def forward(int cell, int activation,
             floating[:, ::1] h_cur,               # IN/OUT (B, H): h_0 -> h_n
             floating[:, ::1] c_cur,               # IN/OUT (B, H): c_0 -> c_n (LSTM; else unused)
             floating[:, ::1] gates,               # OUT (n_rows, G*H): activated gates (rnn: h_t)
-            floating[:, ::1] H_prev,              # OUT (n_rows, H) state entering the row's step, or
-                                                  # (n_rows, I + H): [x_t, h_{t-1}] (see below)
+            floating[:, ::1] H_prev,              # OUT (n_rows, H): state entering the row's step
             floating[:, ::1] C_prev,              # OUT (n_rows, H): LSTM c entering the step
             floating[:, ::1] extra,               # OUT (n_rows, H): LSTM tanh(c_t), GRU W_hn h + b_hn
             floating[:, ::1] hh,                  # WORK (B, G*H): GRU recurrent projection
@@ -241,11 +240,6 @@ def forward(int cell, int activation,
         Py_ssize_t n_gates = W_hh.shape[0]
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
         bint contiguous_out = H_out.shape[1] == n_hidden and out_col == 0
-        # H_prev (n_rows, I + H) also takes each row's input in its first I
-        # columns, so that backward gets dW_ih and dW_hh from one GEMM
-        Py_ssize_t ld_prev = H_prev.shape[1]
-        Py_ssize_t prev_col = ld_prev - n_hidden
-        bint contiguous_prev = prev_col == 0
         Py_ssize_t s, t, b, r, bs, r0
         # the previous step's first row, batch size (0: none yet), and the
         # rows it carries into this step
@@ -254,18 +248,12 @@ def forward(int cell, int activation,
         floating* packed_hh
     if _pack(&W_hh[0, 0], n_hidden, n_hidden, n_gates, True, &packed_hh) < 0:
         raise MemoryError()
-    if prev_col != 0 and prev_col != n_in:
-        free(packed_hh)
-        raise ValueError("H_prev must be (n_rows, H) or (n_rows, I + H)")
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
             # Input projection of every valid row at once: gates = X @ W_ih^T.
             gemm(NoTrans, Trans, n_rows, n_gates, n_in,
                  1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
-            if prev_col > 0:
-                for r in range(n_rows):
-                    memcpy(&H_prev[r, 0], &X[r, 0], n_in * sizeof(floating))
             r0 = n_rows if reverse else 0
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
@@ -278,21 +266,17 @@ def forward(int cell, int activation,
                 # ones). The step's GEMM reads it there, so h_t is written
                 # once, into H_out, and not also copied through h_cur.
                 n_carry = bs if bs < bs_prev else bs_prev
-                if n_carry > 0 and contiguous_out and contiguous_prev:
+                if n_carry > 0 and contiguous_out:
                     memcpy(&H_prev[r0, 0], &H_out[prev_r0, 0], n_carry * row_bytes)
                 else:
                     for b in range(n_carry):
-                        memcpy(&H_prev[r0 + b, prev_col], &H_out[prev_r0 + b, out_col],
-                               row_bytes)
-                if bs > n_carry and contiguous_prev:
+                        memcpy(&H_prev[r0 + b, 0], &H_out[prev_r0 + b, out_col], row_bytes)
+                if bs > n_carry:
                     memcpy(&H_prev[r0 + n_carry, 0], &h_cur[n_carry, 0],
                            (bs - n_carry) * row_bytes)
-                else:
-                    for b in range(n_carry, bs):
-                        memcpy(&H_prev[r0 + b, prev_col], &h_cur[b, 0], row_bytes)
                 if cell == CELL_LSTM:
                     memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
-                _product(bs, n_gates, n_hidden, &H_prev[r0, prev_col], ld_prev, &W_hh[0, 0],
+                _product(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, &W_hh[0, 0],
                          n_hidden, True, packed_hh,
                          &hh[0, 0] if separate_hh else &gates[r0, 0], n_gates,
                          not separate_hh)
@@ -326,7 +310,7 @@ def forward(int cell, int activation,
                                                n_hidden)
                     else:
                         gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
-                                        &H_prev[r, prev_col], &H_out[r, out_col], n_hidden)
+                                        &H_prev[r, 0], &H_out[r, out_col], n_hidden)
                 if cell == CELL_RNN and contiguous_out:
                     # the step's rows in one copy (per row, the call costs
                     # more than the copy at small H)
@@ -355,7 +339,7 @@ def backward(int cell, int activation,
              bint reverse,
              Py_ssize_t truncate,                  # window of truncated BPTT; 0 = none
              const floating[:, ::1] gates,         # IN from forward
-             const floating[:, ::1] H_prev,        # IN from forward ((n_rows, H) or [X | H_prev])
+             const floating[:, ::1] H_prev,        # IN from forward
              const floating[:, ::1] C_prev,        # IN from forward (LSTM)
              const floating[:, ::1] extra,         # IN from forward (LSTM, GRU)
              const floating[:, ::1] dH,            # IN (n_rows, W): dL/dh_t from above in cols
@@ -398,14 +382,6 @@ def backward(int cell, int activation,
         Py_ssize_t n_delta = delta.shape[1]
         Py_ssize_t H2 = 2 * n_hidden
         Py_ssize_t s, t, b, r, bs, r0, position, j
-        Py_ssize_t ld_prev = H_prev.shape[1]
-        Py_ssize_t prev_col = ld_prev - n_hidden
-        Py_ssize_t n_cat = n_in + n_hidden
-        # [x_t, h_{t-1}] side by side (the plain vanilla cell and LSTM): one
-        # GEMM delta^T [X | H_prev] gives dW_ih and dW_hh, and BLAS packs the
-        # (n_rows x G*H) delta once instead of twice
-        bint fused_dW = prev_col > 0
-        floating* dW_cat = NULL
         # the GRU's row pass leaves z * dL/dh_t in dh_cur; its GEMM adds W_hh's part
         bint carry_accumulate = cell == CELL_GRU
         floating dX_beta = 1 if dX_accumulate else 0
@@ -419,19 +395,10 @@ def backward(int cell, int activation,
     cdef floating* packed_hh
     if _pack(&W_hh[0, 0], n_hidden, n_gates, n_hidden, False, &packed_hh) < 0:
         raise MemoryError()
-    if prev_col != 0 and (prev_col != n_in or ln or cell == CELL_GRU):
-        free(packed_hh)
-        raise ValueError("H_prev holds [x_t, h_{t-1}] only for the plain rnn and lstm")
-    if fused_dW:
-        dW_cat = <floating*>malloc(n_gates * n_cat * sizeof(floating))
-        if dW_cat == NULL:
-            free(packed_hh)
-            raise MemoryError()
     if not has_dH:
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
         if zero_row == NULL:
             free(packed_hh)
-            free(dW_cat)
             raise MemoryError()
     if ln:
         # the row passes below add to these
@@ -444,7 +411,6 @@ def backward(int cell, int activation,
             if ln_work == NULL:
                 free(zero_row)
                 free(packed_hh)
-                free(dW_cat)
                 raise MemoryError()
             memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
             memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
@@ -473,7 +439,7 @@ def backward(int cell, int activation,
                         lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], dh_in,
                                           &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
                     else:
-                        gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, prev_col], dh_in,
+                        gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], dh_in,
                                          &dh_cur[b, 0], &delta[r, 0], n_hidden)
                 if ln:
                     # Both normalisations' backward while the step's delta rows
@@ -509,17 +475,8 @@ def backward(int cell, int activation,
                     r0 += bs
 
             # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
-            if fused_dW:
-                # both weight gradients at once, split after
-                gemm(Trans, NoTrans, n_gates, n_cat, n_rows,
-                     1, &delta[0, 0], n_delta, &H_prev[0, 0], ld_prev, 0, dW_cat, n_cat)
-                for j in range(n_gates):
-                    memcpy(&dW_ih[j, 0], dW_cat + j * n_cat, n_in * sizeof(floating))
-                    memcpy(&dW_hh[j, 0], dW_cat + j * n_cat + n_in, n_hidden * sizeof(floating))
-            else:
-                gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
-                     1, &delta[0, 0], n_delta, &H_prev[0, prev_col], ld_prev, 0, &dW_hh[0, 0],
-                     n_hidden)
+            gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
+                 1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
             if ln:
                 # b_ih and b_hh are added after the normalisations: their
                 # gradients are the normalisations' bias gradients
@@ -547,9 +504,8 @@ def backward(int cell, int activation,
                          1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
             else:
                 column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
-                if not fused_dW:
-                    gemm(Trans, NoTrans, n_gates, n_in, n_rows,
-                         1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+                gemm(Trans, NoTrans, n_gates, n_in, n_rows,
+                     1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
                 for j in range(n_gates):
                     db_ih[j] = db_hh[j]
                 if dX.shape[0] > 0:
@@ -560,7 +516,6 @@ def backward(int cell, int activation,
             free(zero_row)
             free(ln_work)
             free(packed_hh)
-            free(dW_cat)
 
 
 cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
