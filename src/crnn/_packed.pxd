@@ -1,8 +1,11 @@
 # The packed-weight GEMM of _packed_gemm.inc for either precision (C,
 # compiled per SIMD level like the row passes; each name calls the level
 # chosen when crnn is imported, see crnn._simd). A pass packs its recurrent
-# weights once and runs every step's product on the packed copy.
+# weights once (pack_operand) and runs every step's product on the packed
+# copy (product), or on BLAS where packing does not pay.
 from cython cimport floating
+
+from crnn._blas cimport gemm, NoTrans, Trans
 
 cdef extern from "_gate_rows.h" nogil:
     float* crnn_pack_bt_f(const float* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N)
@@ -17,29 +20,34 @@ cdef extern from "_gate_rows.h" nogil:
                             int accumulate)
 
 
-cdef inline floating* pack_transposed(const floating* W, Py_ssize_t ldw, Py_ssize_t K,
-                                      Py_ssize_t N) noexcept nogil:
-    """B = W^T packed, W (N x K) with row stride ldw; free() it; NULL: no memory."""
+cdef inline int pack_operand(const floating* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N,
+                             bint transposed, Py_ssize_t min_k,
+                             floating** packed) noexcept nogil:
+    """The B operand of :func:`product` (K x N: W^T if ``transposed``, W
+    being (N x K), else W, (K x N); row stride ``ldw``) packed into
+    ``packed[0]``, or NULL there when K < ``min_k`` (the product then runs
+    on BLAS); -1 when out of memory. Free with free()."""
+    packed[0] = NULL
+    if K < min_k:
+        return 0
     if floating is float:
-        return crnn_pack_bt_f(W, ldw, K, N)
+        packed[0] = crnn_pack_bt_f(W, ldw, K, N) if transposed else crnn_pack_bn_f(W, ldw, K, N)
     else:
-        return crnn_pack_bt_d(W, ldw, K, N)
+        packed[0] = crnn_pack_bt_d(W, ldw, K, N) if transposed else crnn_pack_bn_d(W, ldw, K, N)
+    return -1 if packed[0] == NULL else 0
 
 
-cdef inline floating* pack(const floating* W, Py_ssize_t ldw, Py_ssize_t K,
-                           Py_ssize_t N) noexcept nogil:
-    """B = W packed, W (K x N) with row stride ldw; free() it; NULL: no memory."""
-    if floating is float:
-        return crnn_pack_bn_f(W, ldw, K, N)
-    else:
-        return crnn_pack_bn_d(W, ldw, K, N)
-
-
-cdef inline void packed_gemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating* A,
-                             Py_ssize_t lda, const floating* packed, floating* C,
-                             Py_ssize_t ldc, bint accumulate) noexcept nogil:
-    """C[M x N] = A[M x K] B, or += with ``accumulate``; B from a packer above."""
-    if floating is float:
+cdef inline void product(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating* A,
+                         Py_ssize_t lda, const floating* W, Py_ssize_t ldw, bint transposed,
+                         const floating* packed, floating* C, Py_ssize_t ldc,
+                         bint accumulate) noexcept nogil:
+    """C[M x N] (=, or += with ``accumulate``) A[M x K] B, B = W^T or W as
+    for :func:`pack_operand`: on its packed copy when there is one, else
+    through BLAS."""
+    if packed == NULL:
+        gemm(NoTrans, Trans if transposed else NoTrans, M, N, K, 1, A, lda, W, ldw,
+             1 if accumulate else 0, C, ldc)
+    elif floating is float:
         crnn_packed_gemm_f(M, N, K, A, lda, packed, C, ldc, accumulate)
     else:
         crnn_packed_gemm_d(M, N, K, A, lda, packed, C, ldc, accumulate)

@@ -99,7 +99,7 @@ from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._packed cimport pack, pack_transposed, packed_gemm
+from crnn._packed cimport pack_operand, product
 from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
                           crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
@@ -138,7 +138,8 @@ def set_fp_control_state(unsigned long state):
     """Set the calling thread's floating-point control word (for tests)."""
     crnn_fp_set(state)
 
-# Products with a shorter inner dimension K stay BLAS: there the packed
+# Products with a shorter inner dimension K stay BLAS (pack_operand's
+# min_k): there the packed
 # micro-tile's stores of C outweigh its K loop, and OpenBLAS's small-matrix
 # kernels are faster (K = 8: 0.71-0.81x of OpenBLAS; K >= 32: 0.96-1.7x;
 # benchmarks/NOTES.md). A variable, so tests can run every product packed.
@@ -155,31 +156,6 @@ def set_packed_min_k(Py_ssize_t k):
     global _packed_min_k
     _packed_min_k = k
 
-
-cdef int _pack(const floating* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N, bint transposed,
-               floating** packed) noexcept nogil:
-    """The B operand of :func:`_product` (W^T if ``transposed``, else W;
-    K x N) packed into ``packed[0]``, or NULL there when K is below
-    :func:`packed_min_k` (the product then runs on BLAS); -1 when out of
-    memory. Free with free()."""
-    packed[0] = NULL
-    if K < _packed_min_k:
-        return 0
-    packed[0] = pack_transposed(W, ldw, K, N) if transposed else pack(W, ldw, K, N)
-    return -1 if packed[0] == NULL else 0
-
-
-cdef inline void _product(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating* A,
-                          Py_ssize_t lda, const floating* W, Py_ssize_t ldw, bint transposed,
-                          const floating* packed, floating* C, Py_ssize_t ldc,
-                          bint accumulate) noexcept nogil:
-    """C (=, or += with ``accumulate``) A B with B = W^T or W: on the packed
-    copy from :func:`_pack` when there is one, else through BLAS."""
-    if packed != NULL:
-        packed_gemm(M, N, K, A, lda, packed, C, ldc, accumulate)
-    else:
-        gemm(NoTrans, Trans if transposed else NoTrans, M, N, K, 1, A, lda, W, ldw,
-             1 if accumulate else 0, C, ldc)
 
 # The kernels' numbering must be the one crnn._spec defines.
 assert [_spec.cell_code(c) for c in ("rnn", "lstm", "gru")] == \
@@ -246,7 +222,8 @@ def forward(int cell, int activation,
         Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
         # W_hh^T packed once for all the steps' products (_packed_gemm.inc)
         floating* packed_hh
-    if _pack(&W_hh[0, 0], n_hidden, n_hidden, n_gates, True, &packed_hh) < 0:
+    if pack_operand(&W_hh[0, 0], n_hidden, n_hidden, n_gates, True, _packed_min_k,
+                    &packed_hh) < 0:
         raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
@@ -276,7 +253,7 @@ def forward(int cell, int activation,
                            (bs - n_carry) * row_bytes)
                 if cell == CELL_LSTM:
                     memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
-                _product(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, &W_hh[0, 0],
+                product(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, &W_hh[0, 0],
                          n_hidden, True, packed_hh,
                          &hh[0, 0] if separate_hh else &gates[r0, 0], n_gates,
                          not separate_hh)
@@ -393,7 +370,8 @@ def backward(int cell, int activation,
         const floating* dh_in
     # W_hh packed once for all the steps' carry products
     cdef floating* packed_hh
-    if _pack(&W_hh[0, 0], n_hidden, n_gates, n_hidden, False, &packed_hh) < 0:
+    if pack_operand(&W_hh[0, 0], n_hidden, n_gates, n_hidden, False, _packed_min_k,
+                    &packed_hh) < 0:
         raise MemoryError()
     if not has_dH:
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
@@ -461,7 +439,7 @@ def backward(int cell, int activation,
                         ln_row_backward(&delta[r, 0], &ln_xhat_hh[r, 0], ln_rstd[r, 1],
                                         &ln_hh_w[0], &delta[r, 0], &dln_hh_w[0], &dln_hh_b[0],
                                         n_gates)
-                _product(bs, n_hidden, n_gates, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
+                product(bs, n_hidden, n_gates, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
                          False, packed_hh, &dh_cur[0, 0], n_hidden, carry_accumulate)
                 if truncate > 0:
                     # cut the carry where it would cross a window boundary
@@ -547,12 +525,12 @@ cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
         Py_ssize_t n_gates = _n_gates(cell, n_hidden)
         Py_ssize_t b
     if cell == CELL_GRU:
-        _product(bs, n_gates, n_in, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
+        product(bs, n_gates, n_in, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
                  False)
-        _product(bs, n_gates, n_hidden, xh + n_in, n_cat, W_cat + n_in, n_cat, True, packed_h,
+        product(bs, n_gates, n_hidden, xh + n_in, n_cat, W_cat + n_in, n_cat, True, packed_h,
                  hh, n_gates, False)
     else:
-        _product(bs, n_gates, n_cat, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
+        product(bs, n_gates, n_cat, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
                  False)
     for b in range(bs):
         if cell == CELL_RNN:
@@ -567,15 +545,16 @@ cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
 
 cdef int _pack_cat(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,
                    floating** packed_x, floating** packed_h) noexcept nogil:
-    """:func:`_pack` of W_cat^T (the GRU: its W_ih and W_hh column blocks
+    """``pack_operand`` of W_cat^T (the GRU: its W_ih and W_hh column blocks
     apart) for :func:`_infer_step`; -1 when out of memory (both then NULL)."""
     cdef Py_ssize_t n_cat = n_in + n_hidden
     cdef Py_ssize_t n_gates = _n_gates(cell, n_hidden)
     packed_h[0] = NULL
     if cell != CELL_GRU:
-        return _pack(W_cat, n_cat, n_cat, n_gates, True, packed_x)
-    if (_pack(W_cat, n_cat, n_in, n_gates, True, packed_x) < 0
-            or _pack(W_cat + n_in, n_cat, n_hidden, n_gates, True, packed_h) < 0):
+        return pack_operand(W_cat, n_cat, n_cat, n_gates, True, _packed_min_k, packed_x)
+    if (pack_operand(W_cat, n_cat, n_in, n_gates, True, _packed_min_k, packed_x) < 0
+            or pack_operand(W_cat + n_in, n_cat, n_hidden, n_gates, True, _packed_min_k,
+                            packed_h) < 0):
         free(packed_x[0])
         free(packed_h[0])
         packed_x[0] = packed_h[0] = NULL

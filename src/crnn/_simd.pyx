@@ -71,8 +71,7 @@ _check_request()
 from cython cimport floating
 from libc.stdlib cimport free
 
-from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._packed cimport pack, pack_transposed, packed_gemm
+from crnn._packed cimport pack_operand, product
 
 
 def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transposed,
@@ -98,19 +97,18 @@ def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transp
         return
     cdef Py_ssize_t lda = A.strides[0] // sizeof(floating) if M > 1 else K
     cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating) if M > 1 else N
+    cdef Py_ssize_t ldw = K if transposed else N
     cdef floating* packed = NULL
+    cdef int failed = 0
     cdef const floating* a = &A[0, 0] if K > 0 else NULL
     cdef const floating* w = &W[0, 0] if K > 0 else NULL
     with nogil:
-        if blas:
+        # the driver's two pieces: without ``blas`` every K is packed
+        if not blas:
+            failed = pack_operand(w, ldw, K, N, transposed, 0, &packed)
+        if failed == 0:
             for r in range(repeats):
-                gemm(NoTrans, Trans if transposed else NoTrans, M, N, K, 1, a, lda, w,
-                     K if transposed else N, 1 if accumulate else 0, &C[0, 0], ldc)
-        else:
-            packed = pack_transposed(w, K, K, N) if transposed else pack(w, N, K, N)
-            if packed != NULL:
-                for r in range(repeats):
-                    packed_gemm(M, N, K, a, lda, packed, &C[0, 0], ldc, accumulate)
-                free(packed)
-    if packed == NULL and not blas:
+                product(M, N, K, a, lda, w, ldw, transposed, packed, &C[0, 0], ldc, accumulate)
+            free(packed)
+    if failed:
         raise MemoryError()
