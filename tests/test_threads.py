@@ -6,6 +6,7 @@ BLAS had when crnn first asked; on a one-core machine or with
 run. These tests force 2-4 threads with the private ``_threads._forced_threads``
 so that they cover those paths on any machine.
 """
+import contextlib
 import threading
 import warnings
 
@@ -65,6 +66,40 @@ def test_forced_threads_sets_the_part_count():
         assert _threads.n_parts(_threads.MIN_ROWS_PER_PART * 2) == 2
     with _threads._forced_threads(1):
         assert _threads.n_parts(64) == 1
+
+
+def _parts_of_one_minibatch(monkeypatch, min_part_muladds=None, forced=False):
+    """Parts of a 32-row minibatch of a small LSTM on a machine of 2 threads,
+    and the minibatch's forward multiply-adds (parameters x valid steps)."""
+    from crnn._network import RecurrentNetwork
+    from crnn._training import Hyper, SequenceData, Trainer, new_optimizer_state
+
+    monkeypatch.setattr(_threads, "max_threads", lambda: 2)
+    if min_part_muladds is not None:
+        monkeypatch.setattr(_threads, "MIN_PART_MULADDS", min_part_muladds)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 8, size=32)
+    X = rng.normal(size=(32, 7, 2))
+    net = RecurrentNetwork("lstm", 2, (6,), 1, "tanh", np.float64)
+    params = net.init_params(rng)
+    data = SequenceData(X, rng.normal(size=(32, 1)), lengths)
+    with _threads._forced_threads(2) if forced else contextlib.nullcontext():
+        trainer = Trainer(net, params, new_optimizer_state(net.n_params, np.float64, "adam"),
+                          Hyper("adam", 1e-3, 0.0, 0.0), batch_size=32)
+    assert trainer.max_parts == 2
+    return len(trainer.parts(data, np.arange(32))), params.size * int(lengths.sum())
+
+
+def test_small_minibatches_stay_on_one_thread(monkeypatch):
+    # a few thousand multiply-adds: the hand-off to a second thread would cost more
+    n_parts, muladds = _parts_of_one_minibatch(monkeypatch)
+    assert muladds < _threads.MIN_PART_MULADDS and n_parts == 1
+    # split exactly when each part keeps MIN_PART_MULADDS
+    assert _parts_of_one_minibatch(monkeypatch, muladds // 2)[0] == 2
+    assert _parts_of_one_minibatch(monkeypatch, muladds // 2 + 1)[0] == 1
+    # the tests of the threaded path split small models regardless
+    assert _parts_of_one_minibatch(monkeypatch, forced=True)[0] == 2
+    assert _threads.parts_for_work(4, 10 * _threads.MIN_PART_MULADDS) == 4
 
 
 @pytest.mark.parametrize("cell", CELLS)

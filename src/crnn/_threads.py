@@ -17,6 +17,15 @@ from threadpoolctl import ThreadpoolController
 # Below this many sequences per part, the thread hand-off costs more than
 # the halved recurrent loop saves.
 MIN_ROWS_PER_PART = 8
+# A training minibatch is split only while each part keeps at least this many
+# forward multiply-adds (parameters x valid steps). Handing a part to another
+# thread costs about 0.2 ms per minibatch (the executor's round trip, 72 us,
+# and the GIL passing between the two parts' Python at each kernel call);
+# below this, one thread finishes the whole minibatch sooner. Measured on 2
+# cores, one thread against two, per minibatch (benchmarks/NOTES.md): W1 rnn
+# (2.2 M per minibatch) 330 vs 366 us, lstm at T = 10 (1.7 M) 262 vs 512 us;
+# split: W1 gru (6.5 M) 726 vs 599 us, W1 lstm (8.7 M) 1012 vs 722 us.
+MIN_PART_MULADDS = 2_500_000
 
 _controller = None
 _max_threads = None
@@ -90,6 +99,12 @@ def _forced_threads(n):
         _forced = saved
 
 
+def forced():
+    """Whether a :func:`_forced_threads` block is active (tests of the
+    threaded paths: their small models must still be split)."""
+    return _forced is not None
+
+
 def n_parts(n_rows):
     """How many parts to split ``n_rows`` sequences into: one per thread,
     while every part keeps at least ``MIN_ROWS_PER_PART`` rows."""
@@ -153,6 +168,12 @@ def worker_pool(n_workers):
             if old is not None:
                 old.shutdown(wait=False)
         return _pool
+
+
+def parts_for_work(max_parts, muladds):
+    """How many of ``max_parts`` a training minibatch of ``muladds`` forward
+    multiply-adds is split into: each part keeps ``MIN_PART_MULADDS``."""
+    return max(1, min(max_parts, int(muladds // MIN_PART_MULADDS)))
 
 
 def split(n_rows, parts):

@@ -185,6 +185,11 @@ class Trainer:
     workspaces : list of Workspace or None
         A previous trainer's ``part_ws`` to reuse (buffers are grow-only and
         keyed by layer, so any minibatch fits); None or a mismatch: new ones.
+
+    A minibatch of a small model is not split (``_threads.parts_for_work``):
+    below ``_threads.MIN_PART_MULADDS`` per part, one thread is faster. An
+    explicit ``n_parts`` (or a ``_threads._forced_threads`` block) splits by
+    rows alone, so that tests reach the threaded path with small models.
     """
 
     def __init__(self, model, params, optimizer_state, hyper, batch_size, n_parts=None,
@@ -196,6 +201,7 @@ class Trainer:
         self.batch_size = batch_size
         self.coefs = model.views(params)
         self.max_parts = _threads.n_parts(batch_size) if n_parts is None else n_parts
+        self.split_by_work = n_parts is None and not _threads.forced()
         self.part_grads = [np.empty_like(params) for _ in range(self.max_parts)]
         self.part_views = [model.views(g) for g in self.part_grads]
         if (workspaces is not None and len(workspaces) >= self.max_parts
@@ -230,6 +236,11 @@ class Trainer:
         """The minibatch ``rows`` as packed parts, one per thread."""
         rows = data.sort_longest_first(rows)
         n_parts = min(self.max_parts, max(1, rows.shape[0] // _threads.MIN_ROWS_PER_PART))
+        if n_parts > 1 and self.split_by_work:
+            # parameters x input steps: the forward multiply-adds, closely for
+            # a recurrent stack (its weights dominate the parameter count)
+            n_parts = _threads.parts_for_work(n_parts,
+                                              self.params.size * int(data.lengths[rows].sum()))
         n_predictions = data.n_predictions(rows)
         masks = self._dropout_masks(int(data.lengths[rows[0]]), rows.shape[0])
         parts = []
