@@ -25,6 +25,18 @@ def test_non_finite_X(Estimator, value):
         _fit(Estimator, X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_X_of_the_estimators_dtype(dtype, value):
+    # an array already of the estimator's dtype skips check_array: the
+    # finiteness check must still catch it, at any position
+    for position in [(0, 0, 0), (4, 2, 1), (9, 4, 1)]:
+        X = X_GOOD.astype(dtype)
+        X[position] = value
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            _fit(RNNRegressor, X=X, y=np.zeros(10), dtype=np.dtype(dtype).name)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_non_finite_y(value):
     y = Y_GOOD.astype(float)
