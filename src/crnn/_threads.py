@@ -43,6 +43,7 @@ _saved_counts = None
 
 # The persistent pool of prediction's worker threads (see worker_pool).
 _pool = None
+_pool_size = 0
 _pool_lock = threading.Lock()
 
 
@@ -50,9 +51,9 @@ def _reset_limit_after_fork():
     # a child forked during another thread's fit has none of its threads:
     # start from "nobody holds the limit" (its BLAS state is the parent's)
     # and with no worker pool
-    global _limit_lock, _limit_users, _saved_counts, _pool, _pool_lock
+    global _limit_lock, _limit_users, _saved_counts, _pool, _pool_size, _pool_lock
     _limit_lock, _limit_users, _saved_counts = threading.Lock(), 0, None
-    _pool, _pool_lock = None, threading.Lock()
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -161,10 +162,11 @@ def worker_pool(n_workers):
     took about 0.2 ms, 6% of a whole W1 predict. Callers only submit work
     that never waits on the pool itself, so concurrent callers just queue.
     """
-    global _pool
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None or _pool._max_workers < n_workers:
+        if _pool is None or _pool_size < n_workers:
             old, _pool = _pool, ThreadPoolExecutor(n_workers, thread_name_prefix="crnn")
+            _pool_size = n_workers
             if old is not None:
                 old.shutdown(wait=False)
         return _pool
