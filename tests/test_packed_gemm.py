@@ -81,3 +81,57 @@ def test_packed_gemm_empty_operands_and_shape_errors():
     with pytest.raises(ValueError, match="shapes"):
         _simd._packed_matmul(np.ones((3, 2), np.float32), np.ones((4, 5), np.float32), True,
                              np.ones((3, 4), np.float32), False)
+
+
+# The weight-gradient product dW = delta^T B (crnn_gemm_atb): n_out (delta's
+# columns, the panels) below, at and across the panel widths; n_cols (B's
+# columns, the micro-tile rows) covering every left-over count; n_rows
+# across the 256-row blocks; and the workloads' shapes (W1 dW_hh, a GRU's 3H,
+# and deltas whose rows lie 2 KiB apart, which the driver keeps on BLAS).
+WEIGHT_SHAPES = [(n_out, n_cols, n_rows) for n_out in (1, 7, 16, 33, 96)
+                 for n_cols, n_rows in ((1, 1), (3, 255), (9, 256), (17, 257), (8, 600))]
+WEIGHT_SHAPES += [(128, 32, 800), (512, 32, 3200), (384, 128, 300), (2048, 16, 260)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", WEIGHT_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_weight_gradient_matches_blas(shape, dtype):
+    n_out, n_cols, n_rows = shape
+    rng = np.random.default_rng(n_out * 7919 + n_cols * 31 + n_rows)
+    delta = rng.standard_normal((n_rows, n_out)).astype(dtype)
+    B = rng.standard_normal((n_rows, n_cols)).astype(dtype)
+    dW = np.full((n_out, n_cols), np.nan, dtype)       # every element must be written
+    _simd._weight_gradient(delta, B, dW)
+    assert rel_error(dW, delta.T @ B) < _tolerance(dtype, n_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_gradient_of_strided_blocks(dtype):
+    # a GRU's n-gate block: columns 2H:3H of a wider delta, written into rows
+    # H2: of dW_ih; the columns and rows outside stay untouched
+    rng = np.random.default_rng(3)
+    H, I, n_rows = 20, 17, 300
+    delta = rng.standard_normal((n_rows, 4 * H)).astype(dtype)
+    X = rng.standard_normal((n_rows, I + 5)).astype(dtype)[:, 2:2 + I]
+    dW = np.full((4 * H, I + 3), -7.0, dtype)
+    _simd._weight_gradient(delta[:, 2 * H:3 * H], X, dW[H:2 * H, 1:1 + I])
+    assert rel_error(dW[H:2 * H, 1:1 + I], delta[:, 2 * H:3 * H].T @ X) < _tolerance(dtype, n_rows)
+    outside = np.ones(dW.shape, bool)
+    outside[H:2 * H, 1:1 + I] = False
+    assert np.all(dW[outside] == -7.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_gradient_of_no_rows_is_zero(dtype):
+    dW = np.full((33, 9), np.nan, dtype)
+    _simd._weight_gradient(np.zeros((0, 33), dtype), np.zeros((0, 9), dtype), dW)
+    assert np.all(dW == 0)
+
+
+def test_weight_gradient_below_min_cols_uses_blas():
+    # the default choice keeps narrow B (n_cols < 16) on BLAS: same result
+    rng = np.random.default_rng(4)
+    delta, B = rng.standard_normal((50, 40)), rng.standard_normal((50, 8))
+    dW = np.empty((40, 8))
+    _simd._weight_gradient(delta, B, dW, min_cols=16)
+    np.testing.assert_allclose(dW, delta.T @ B, rtol=1e-12, atol=1e-12)

@@ -99,7 +99,7 @@ from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._packed cimport pack_operand, product
+from crnn._packed cimport pack_operand, product, weight_gradient
 from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
                           crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
@@ -453,25 +453,25 @@ def backward(int cell, int activation,
                     r0 += bs
 
             # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
-            gemm(Trans, NoTrans, n_gates, n_hidden, n_rows,
-                 1, &delta[0, 0], n_delta, &H_prev[0, 0], n_hidden, 0, &dW_hh[0, 0], n_hidden)
+            weight_gradient(n_gates, n_hidden, n_rows, &delta[0, 0], n_delta, &H_prev[0, 0],
+                            n_hidden, &dW_hh[0, 0], n_hidden, _packed_min_k)
             if ln:
                 # b_ih and b_hh are added after the normalisations: their
                 # gradients are the normalisations' bias gradients
                 memcpy(&db_hh[0], &dln_hh_b[0], n_gates * sizeof(floating))
                 memcpy(&db_ih[0], &dln_ih_b[0], n_gates * sizeof(floating))
-                gemm(Trans, NoTrans, n_gates, n_in, n_rows,
-                     1, &delta_ih[0, 0], n_gates, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+                weight_gradient(n_gates, n_in, n_rows, &delta_ih[0, 0], n_gates, &X[0, 0], n_in,
+                                &dW_ih[0, 0], n_in, _packed_min_k)
                 if dX.shape[0] > 0:
                     gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
                          1, &delta_ih[0, 0], n_gates, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
             elif cell == CELL_GRU:
                 column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
                 # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
-                gemm(Trans, NoTrans, H2, n_in, n_rows,
-                     1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
-                gemm(Trans, NoTrans, n_hidden, n_in, n_rows,
-                     1, &delta[0, n_gates], n_delta, &X[0, 0], n_in, 0, &dW_ih[H2, 0], n_in)
+                weight_gradient(H2, n_in, n_rows, &delta[0, 0], n_delta, &X[0, 0], n_in,
+                                &dW_ih[0, 0], n_in, _packed_min_k)
+                weight_gradient(n_hidden, n_in, n_rows, &delta[0, n_gates], n_delta, &X[0, 0],
+                                n_in, &dW_ih[H2, 0], n_in, _packed_min_k)
                 column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
                 for j in range(H2):
                     db_ih[j] = db_hh[j]
@@ -482,8 +482,8 @@ def backward(int cell, int activation,
                          1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
             else:
                 column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
-                gemm(Trans, NoTrans, n_gates, n_in, n_rows,
-                     1, &delta[0, 0], n_delta, &X[0, 0], n_in, 0, &dW_ih[0, 0], n_in)
+                weight_gradient(n_gates, n_in, n_rows, &delta[0, 0], n_delta, &X[0, 0], n_in,
+                                &dW_ih[0, 0], n_in, _packed_min_k)
                 for j in range(n_gates):
                     db_ih[j] = db_hh[j]
                 if dX.shape[0] > 0:

@@ -71,7 +71,31 @@ _check_request()
 from cython cimport floating
 from libc.stdlib cimport free
 
-from crnn._packed cimport pack_operand, product
+from crnn._packed cimport pack_operand, product, weight_gradient
+
+
+def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floating[:, :] dW,
+                     Py_ssize_t min_cols=0):
+    """dW = delta.T @ B through the driver's weight-gradient product (every
+    width on crnn_gemm_atb with the default ``min_cols`` = 0); for tests
+    against BLAS. delta, B and dW may be strided views whose rows are
+    contiguous (a GRU's gate blocks are column slices of its delta)."""
+    cdef Py_ssize_t n_rows = delta.shape[0], n_out = delta.shape[1], n_cols = B.shape[1]
+    if B.shape[0] != n_rows or dW.shape[0] != n_out or dW.shape[1] != n_cols:
+        raise ValueError("shapes do not match")
+    if ((n_rows > 1 and n_out > 1 and delta.strides[1] != sizeof(floating))
+            or (n_rows > 1 and n_cols > 1 and B.strides[1] != sizeof(floating))
+            or (n_out > 1 and n_cols > 1 and dW.strides[1] != sizeof(floating))):
+        raise ValueError("operands need contiguous rows")
+    if n_out == 0 or n_cols == 0:
+        return
+    cdef Py_ssize_t ld_delta = delta.strides[0] // sizeof(floating) if n_rows > 1 else n_out
+    cdef Py_ssize_t ldb = B.strides[0] // sizeof(floating) if n_rows > 1 else n_cols
+    cdef Py_ssize_t ldw = dW.strides[0] // sizeof(floating) if n_out > 1 else n_cols
+    cdef const floating* d = &delta[0, 0] if n_rows > 0 else &dW[0, 0]
+    cdef const floating* b = &B[0, 0] if n_rows > 0 else &dW[0, 0]
+    with nogil:
+        weight_gradient(n_out, n_cols, n_rows, d, ld_delta, b, ldb, &dW[0, 0], ldw, min_cols)
 
 
 def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transposed,
