@@ -82,6 +82,7 @@ static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "av
         void (*lstm_ln_backward_row)(const T *, const T *, const T *, T, const T *,     \
                                      const T *, const T *, T *, T *, T *, T *,          \
                                      ptrdiff_t);                                        \
+        void (*adam_update)(T *, const T *, T *, T *, ptrdiff_t, T, T, T, T);           \
     }
 CRNN_ROWS_STRUCT(float, crnn_rows_f_table);
 CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
@@ -271,6 +272,10 @@ static inline void crnn_lstm_ln_backward_row##P(const T *o, const T *tc, const T
                                                 T *dbias, T *work, ptrdiff_t n) {      \
     crnn_rows##P->lstm_ln_backward_row(o, tc, chat, rstd, gain, dh_in, dh, dc, dgain,  \
                                        dbias, work, n);                                \
+}                                                                                       \
+static inline void crnn_adam_update##P(T *params, const T *grads, T *m, T *v,           \
+                                       ptrdiff_t n, T b1, T b2, T lr, T eps) {          \
+    crnn_rows##P->adam_update(params, grads, m, v, n, b1, b2, lr, eps);                \
 }
 CRNN_ROWS_WRAPPERS(float, _f)
 CRNN_ROWS_WRAPPERS(double, _d)

@@ -66,6 +66,10 @@ cdef extern from "_gate_rows.h" nogil:
     void crnn_lstm_ln_backward_row_d(const double* o, const double* tc, const double* chat, double rstd,
                                       const double* gain, const double* dh_in, const double* dh,
                                       double* dc, double* dgain, double* dbias, double* work, Py_ssize_t n)
+    void crnn_adam_update_f(float* params, const float* grads, float* m, float* v, Py_ssize_t n,
+                            float b1, float b2, float lr, float eps)
+    void crnn_adam_update_d(double* params, const double* grads, double* m, double* v,
+                            Py_ssize_t n, double b1, double b2, double lr, double eps)
 
 
 cdef inline void column_sums(const floating* A, Py_ssize_t n_rows, Py_ssize_t n_cols,

@@ -19,6 +19,7 @@ from cython cimport floating
 from libc.math cimport sqrt, pow
 
 from crnn._fpenv cimport crnn_fp_enter, crnn_fp_exit, crnn_fpstate
+from crnn._gate_rows cimport crnn_adam_update_f, crnn_adam_update_d
 
 # Flush subnormals to zero inside the updates, as the timestep driver does
 # (_fpenv.h); CRNN_FLUSH_DENORMALS=0 keeps the caller's mode.
@@ -60,22 +61,24 @@ def adam_step(floating[::1] params,          # IN/OUT (P,)
     """One Adam update; ``step`` counts updates from 1. Returns the gradient norm
     before clipping."""
     cdef:
-        Py_ssize_t i, n = params.shape[0]
+        Py_ssize_t n = params.shape[0]
         double norm, lr_t
         floating b1 = <floating>beta_1, b2 = <floating>beta_2
-        floating eps = <floating>epsilon, g, lr
+        floating eps = <floating>epsilon, lr
         crnn_fpstate fp
+    if grads.shape[0] != n or m.shape[0] != n or v.shape[0] != n:
+        raise ValueError("params, grads, m and v must have one length")
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
             norm = _regularize_and_clip(params, grads, n_decay, l2, max_norm)
             lr_t = learning_rate * sqrt(1 - pow(beta_2, step)) / (1 - pow(beta_1, step))
             lr = <floating>lr_t
-            for i in range(n):
-                g = grads[i]
-                m[i] = b1 * m[i] + (1 - b1) * g
-                v[i] = b2 * v[i] + (1 - b2) * g * g
-                params[i] -= lr * m[i] / (sqrt(v[i]) + eps)
+            if n > 0:
+                if floating is float:
+                    crnn_adam_update_f(&params[0], &grads[0], &m[0], &v[0], n, b1, b2, lr, eps)
+                else:
+                    crnn_adam_update_d(&params[0], &grads[0], &m[0], &v[0], n, b1, b2, lr, eps)
         finally:
             crnn_fp_exit(fp)
     return norm
