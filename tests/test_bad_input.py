@@ -37,6 +37,17 @@ def test_non_finite_X_of_the_estimators_dtype(dtype, value):
             _fit(RNNRegressor, X=X, y=np.zeros(10), dtype=np.dtype(dtype).name)
 
 
+def test_ndarray_subclasses_of_the_estimators_dtype_are_still_checked():
+    # only a plain ndarray skips check_array: np.matrix is refused, a masked
+    # array becomes a plain array
+    from crnn._validation import check_sequences
+
+    with pytest.raises(TypeError, match="np.matrix is not supported"):
+        _fit(RNNRegressor, X=np.matrix(X_GOOD[:, :, 0]), y=np.zeros(10), dtype="float64")
+    checked, _ = check_sequences(np.ma.masked_array(X_GOOD, mask=False), np.dtype(np.float64))
+    assert type(checked) is np.ndarray
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_non_finite_y(value):
     y = Y_GOOD.astype(float)

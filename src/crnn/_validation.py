@@ -33,7 +33,9 @@ def check_sequences(X, dtype, name="X"):
                         f"of shape (n_samples, n_timesteps[, n_features]).")
     if isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X):
         return _pad_ragged(X, dtype, name)
-    if not (isinstance(X, np.ndarray) and X.dtype == dtype and X.ndim in (2, 3)
+    # (exactly an ndarray: check_array refuses np.matrix and turns masked
+    # arrays and other subclasses into plain arrays)
+    if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim in (2, 3)
             and X.size > 0):
         # Overflow casting to float32 and +inf - inf in the finiteness checks
         # only lead to the "contains infinity" error: no NumPy warning first.
