@@ -22,7 +22,7 @@ int main(void) {
         {"W1 lstm dW_hh", 800, 128, 32}, {"W1 lstm dW_ih", 800, 128, 8}, {"W1 gru dW_hh", 800, 96, 32},
         {"W2 lstm dW_hh", 3200, 512, 128}, {"W2 lstm dW_ih", 3200, 512, 32},
         {"W3 lstm dW_hh", 6400, 2048, 512}, {"W3 lstm dW_ih", 6400, 2048, 128}};
-    printf("level %s, nr %td\n", crnn_simd_names[crnn_simd_level], crnn_gemm_atb_nr_f());
+    printf("level %s\n", crnn_simd_names[crnn_simd_level]);
     for (int c = 0; c < 7; c++) {
         int R = s[c].R, GH = s[c].GH, N = s[c].N;
         float *delta = malloc(sizeof(float) * R * GH), *Hp = malloc(sizeof(float) * R * N);
@@ -30,13 +30,13 @@ int main(void) {
         for (long i = 0; i < (long)R * GH; i++) delta[i] = (rand() / (float)RAND_MAX - 0.5f);
         for (long i = 0; i < (long)R * N; i++) Hp[i] = (rand() / (float)RAND_MAX - 0.5f);
         scipy_cblas_sgemm(101, 112, 111, GH, N, R, 1, delta, GH, Hp, N, 0, C1, N);
-        crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N, 0, 1);
+        crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N);
         double err = 0; for (long i = 0; i < (long)GH * N; i++) err = fmax(err, fabs(C1[i] - C2[i]));
         double flops = 2.0 * R * GH * N; int reps = (int)(3e9 / flops) + 3;
         double best1 = 1e9, best2 = 1e9;
         for (int round = 0; round < 5; round++) {
             double t0 = now(); for (int r = 0; r < reps; r++) scipy_cblas_sgemm(101, 112, 111, GH, N, R, 1, delta, GH, Hp, N, 0, C1, N);
-            double t1 = now(); for (int r = 0; r < reps; r++) crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N, 0, 1);
+            double t1 = now(); for (int r = 0; r < reps; r++) crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N);
             double t2 = now();
             if (t1 - t0 < best1) best1 = t1 - t0;
             if (t2 - t1 < best2) best2 = t2 - t1;

@@ -98,7 +98,7 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
         void (*gemm)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, const T *,  \
                      T *, ptrdiff_t, int);                                              \
         int (*gemm_atb)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,          \
-                         const T *, ptrdiff_t, T *, ptrdiff_t, int, int);               \
+                        const T *, ptrdiff_t, T *, ptrdiff_t);                          \
     }
 CRNN_PGEMM_STRUCT(float, crnn_pgemm_f_table);
 CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
@@ -299,13 +299,12 @@ static inline void crnn_packed_gemm##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,   
                                        T *C, ptrdiff_t ldc, int accumulate) {          \
     crnn_pgemm##P->gemm(M, N, K, A, lda, packed, C, ldc, accumulate);                  \
 }                                                                                       \
-/* C (=|+=) A^T B without packing, N a multiple of crnn_gemm_atb_nr (else BLAS) */      \
-static inline ptrdiff_t crnn_gemm_atb_nr##P(void) { return crnn_pgemm##P->nr; }        \
+/* C[N x M] = B^T A without packing (crnn_gemm_atb; dW = delta^T H_prev   \
+ * with A = H_prev, B = delta), -1 when out of memory */                        \
 static inline int crnn_gemm_atb##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,   \
                                    ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,      \
-                                   ptrdiff_t ldc, int accumulate, int transpose_c) {    \
-    return crnn_pgemm##P->gemm_atb(M, N, K, A, lda, B, ldb, C, ldc, accumulate,        \
-                                   transpose_c);                                        \
+                                   ptrdiff_t ldc) {                                     \
+    return crnn_pgemm##P->gemm_atb(M, N, K, A, lda, B, ldb, C, ldc);                   \
 }
 CRNN_PGEMM_WRAPPERS(float, _f)
 CRNN_PGEMM_WRAPPERS(double, _d)

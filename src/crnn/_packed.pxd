@@ -19,11 +19,10 @@ cdef extern from "_gate_rows.h" nogil:
                             Py_ssize_t lda, const double* packed, double* C, Py_ssize_t ldc,
                             int accumulate)
     int crnn_gemm_atb_f(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float* A, Py_ssize_t lda,
-                        const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc, int accumulate,
-                        int transpose_c)
+                        const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc)
     int crnn_gemm_atb_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double* A,
                         Py_ssize_t lda, const double* B, Py_ssize_t ldb, double* C,
-                        Py_ssize_t ldc, int accumulate, int transpose_c)
+                        Py_ssize_t ldc)
 
 
 cdef inline int pack_operand(const floating* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N,
@@ -74,16 +73,14 @@ cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t
     delta in place instead of BLAS's copy of it, from ``min_cols`` columns
     up (narrower B stays BLAS, as short products do) while delta's rows lie
     less than 2 KiB apart: wider rows made its strided panels as slow to
-    read as BLAS's copy (a W2 LSTM epoch gained nothing; W1's and W4 rnn's
-    gained 6-10%). BLAS also when crnn_gemm_atb runs out of memory."""
+    read as BLAS's copy (a W2 LSTM epoch gained nothing; W1's epochs gained
+    8-14% and W4 rnn's 12%, on one thread). BLAS also when crnn_gemm_atb
+    runs out of memory."""
     cdef int status = -1
     if n_cols >= min_cols and ld_delta * <Py_ssize_t>sizeof(floating) < ATB_MAX_ROW_BYTES:
-        # crnn_gemm_atb computes (B^T delta) = dW^T and stores it transposed
         if floating is float:
-            status = crnn_gemm_atb_f(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw,
-                                     0, 1)
+            status = crnn_gemm_atb_f(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw)
         else:
-            status = crnn_gemm_atb_d(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw,
-                                     0, 1)
+            status = crnn_gemm_atb_d(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw)
     if status != 0:
         gemm(Trans, NoTrans, n_out, n_cols, n_rows, 1, delta, ld_delta, B, ldb, 0, dW, ldw)

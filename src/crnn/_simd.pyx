@@ -76,9 +76,9 @@ from crnn._packed cimport pack_operand, product, weight_gradient
 
 def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floating[:, :] dW,
                      Py_ssize_t min_cols=0):
-    """dW = delta.T @ B through the driver's weight-gradient product (every
-    width on crnn_gemm_atb with the default ``min_cols`` = 0); for tests
-    against BLAS. delta, B and dW may be strided views whose rows are
+    """dW = delta.T @ B through the driver's weight-gradient product (with
+    the default ``min_cols`` = 0, every B on crnn_gemm_atb while delta's
+    rows lie under 2 KiB apart); for tests against BLAS. delta, B and dW may be strided views whose rows are
     contiguous (a GRU's gate blocks are column slices of its delta)."""
     cdef Py_ssize_t n_rows = delta.shape[0], n_out = delta.shape[1], n_cols = B.shape[1]
     if B.shape[0] != n_rows or dW.shape[0] != n_out or dW.shape[1] != n_cols:
