@@ -1,14 +1,16 @@
 """The inference kernels (crnn's predict path) against the NumPy reference.
 
 They share no code with the training forward pass beyond the activations:
-one [x_t, h_{t-1}] GEMM per step for rnn and lstm, rolling one-step state,
-biases pre-summed, states updated in place. So they are checked on their
-own, for every cell, activation, dtype, stacking and output mode.
+one fused step per layer (_infer_step.inc: the [x_t, h_{t-1}] product on
+packed weights, x_t read in place, then the gate pass block by block),
+rolling one-step state, biases pre-summed, states updated in place. So they
+are checked on their own, for every cell, activation, dtype, stacking and
+output mode, and at the shapes where the fused step changes its blocking.
 """
 import numpy as np
 import pytest
 
-from crnn import _layers, reference
+from crnn import _layers, _recurrent, _spec, reference
 from crnn._network import RecurrentNetwork
 
 from ._cells import forward
@@ -68,3 +70,63 @@ def test_workspace_reuse_gives_the_same_predictions(cell, rng):
     reused = net.predict_raw(coefs, X_small, ws).copy()
     fresh = net.predict_raw(coefs, X_small, _layers.Workspace(np.float64))
     np.testing.assert_array_equal(reused, fresh)
+
+
+# (n_samples, n_features, hidden): rows over several blocks of the fused
+# step with rows left over for the 4-, 2- and 1-row tiles, hidden sizes off
+# the panel width, one input; and hidden = 300, whose packed weights exceed
+# the size up to which the step is blocked (the whole step is one block).
+_BLOCK_SHAPES = [(203, 3, 40), (67, 1, 9), (29, 37, 17), (37, 5, 300)]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", _BLOCK_SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("ragged", [False, True], ids=["in-place-x", "gathered-x"])
+def test_fused_step_blocks_match_reference(cell, dtype, shape, ragged, rng):
+    # All lengths equal: x_t is read in place from X (row stride T*I);
+    # ragged: rows are sorted by length and x_t gathered beside h.
+    n_samples, n_features, hidden = shape
+    n_steps = 4
+    net = RecurrentNetwork(cell, n_features, (hidden,), 1, "tanh", dtype)
+    coefs = net.views(net.init_params(rng))
+    for name in coefs[0]:
+        coefs[0][name] *= 2
+    X = rng.standard_normal((n_samples, n_steps, n_features)).astype(dtype)
+    lengths = rng.integers(1, n_steps + 1, n_samples) if ragged else None
+
+    got = _layers.stack_infer(cell, coefs[:-1], X, _layers.Workspace(dtype), "tanh", False,
+                              lengths=lengths)
+    if lengths is None:
+        want = forward(reference, cell, X.astype(np.float64), coefs[:-1])[1][-1]
+    else:
+        want = np.stack([forward(reference, cell, X[i:i + 1, :n].astype(np.float64),
+                                 coefs[:-1])[1][-1][0] for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_infer_refuses_a_short_work_buffer(cell):
+    # The fused step writes its pre-activations into ``work``: a buffer
+    # narrower than the cell's width (4H for the LSTM and GRU, H for the
+    # vanilla cell) or with fewer rows than the batch is refused before the
+    # compiled loop runs.
+    n_in, hidden, batch = 3, 5, 4
+    n_gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * hidden
+    width = hidden if cell == "rnn" else 4 * hidden
+    W_cat = np.zeros((n_gates, n_in + hidden))
+    bias = np.zeros(n_gates)
+    X = np.zeros((batch, 2, n_in))
+    order = np.arange(batch, dtype=np.intp)
+    batch_sizes = np.full(2, batch, dtype=np.intp)
+
+    def run(work):
+        _recurrent.infer(_spec.cell_code(cell), 0, W_cat, bias, bias, bias, X, order,
+                         batch_sizes, False, np.zeros((batch, n_in + hidden)),
+                         np.zeros((batch, hidden)), work, np.zeros((0, 0, 0)), 0)
+
+    run(np.zeros((batch, width)))
+    with pytest.raises(ValueError, match="work buffer"):
+        run(np.zeros((batch, width - 1)))
+    with pytest.raises(ValueError, match="work buffer"):
+        run(np.zeros((batch - 1, width)))

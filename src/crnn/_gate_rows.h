@@ -66,9 +66,6 @@ static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "av
                                  ptrdiff_t);                                            \
         void (*gru_forward_row)(T *, const T *, const T *, const T *, T *, const T *,   \
                                 T *, ptrdiff_t);                                        \
-        void (*rnn_infer_row)(const T *, const T *, T *, ptrdiff_t, int);               \
-        void (*lstm_infer_row)(T *, const T *, T *, T *, ptrdiff_t);                    \
-        void (*gru_infer_row)(T *, const T *, const T *, const T *, T *, ptrdiff_t);    \
         void (*lstm_backward_row)(const T *, const T *, const T *, const T *,           \
                                   const T *, T *, T *, ptrdiff_t);                      \
         void (*gru_backward_row)(const T *, const T *, const T *, const T *, T *, T *,  \
@@ -99,6 +96,11 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
                      T *, ptrdiff_t, int);                                              \
         int (*gemm_atb)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,          \
                         const T *, ptrdiff_t, T *, ptrdiff_t);                          \
+        ptrdiff_t (*infer_packed_size)(int, ptrdiff_t, ptrdiff_t);                      \
+        void (*pack_infer)(int, const T *, ptrdiff_t, ptrdiff_t, T *);                  \
+        void (*infer_step)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *,        \
+                           ptrdiff_t, T *, ptrdiff_t, T *, const T *, const T *,        \
+                           const T *, const T *, T *);                                  \
     }
 CRNN_PGEMM_STRUCT(float, crnn_pgemm_f_table);
 CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
@@ -227,18 +229,6 @@ static inline void crnn_gru_forward_row##P(T *a, const T *hh, const T *b_ih,    
                                            T *h_next, ptrdiff_t n) {                   \
     crnn_rows##P->gru_forward_row(a, hh, b_ih, b_hh, hn, h_prev, h_next, n);           \
 }                                                                                       \
-static inline void crnn_rnn_infer_row##P(const T *z, const T *bias, T *h, ptrdiff_t n, \
-                                         int activation) {                             \
-    crnn_rows##P->rnn_infer_row(z, bias, h, n, activation);                            \
-}                                                                                       \
-static inline void crnn_lstm_infer_row##P(T *a, const T *bias, T *c, T *h,             \
-                                          ptrdiff_t n) {                               \
-    crnn_rows##P->lstm_infer_row(a, bias, c, h, n);                                    \
-}                                                                                       \
-static inline void crnn_gru_infer_row##P(T *gx, const T *hh, const T *b_ih,            \
-                                         const T *b_hh, T *h, ptrdiff_t n) {           \
-    crnn_rows##P->gru_infer_row(gx, hh, b_ih, b_hh, h, n);                             \
-}                                                                                       \
 static inline void crnn_lstm_backward_row##P(const T *a, const T *tc, const T *c_prev, \
                                              const T *dh_in, const T *dh, T *dc, T *d, \
                                              ptrdiff_t n) {                            \
@@ -305,6 +295,22 @@ static inline int crnn_gemm_atb##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const 
                                    ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,      \
                                    ptrdiff_t ldc) {                                     \
     return crnn_pgemm##P->gemm_atb(M, N, K, A, lda, B, ldb, C, ldc);                   \
+}                                                                                       \
+/* W_cat packed for crnn_infer_step (_infer_step.inc), NULL when out of memory */       \
+static inline T *crnn_pack_infer##P(int cell, const T *W_cat, ptrdiff_t n_in,           \
+                                    ptrdiff_t n_hidden) {                               \
+    T *packed = (T *)malloc(                                                            \
+        (size_t)crnn_pgemm##P->infer_packed_size(cell, n_in, n_hidden) * sizeof(T) + 1); \
+    if (packed != NULL) crnn_pgemm##P->pack_infer(cell, W_cat, n_in, n_hidden, packed); \
+    return packed;                                                                      \
+}                                                                                       \
+static inline void crnn_infer_step##P(int cell, int activation, ptrdiff_t M,            \
+                                      ptrdiff_t n_in, ptrdiff_t n_hidden, const T *X,   \
+                                      ptrdiff_t ldx, T *Hs, ptrdiff_t ldh, T *Cs,       \
+                                      const T *packed, const T *bias, const T *b_ih,    \
+                                      const T *b_hh, T *work) {                         \
+    crnn_pgemm##P->infer_step(cell, activation, M, n_in, n_hidden, X, ldx, Hs, ldh, Cs, \
+                              packed, bias, b_ih, b_hh, work);                          \
 }
 CRNN_PGEMM_WRAPPERS(float, _f)
 CRNN_PGEMM_WRAPPERS(double, _d)

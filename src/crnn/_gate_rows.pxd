@@ -20,18 +20,6 @@ cdef extern from "_gate_rows.h" nogil:
     void crnn_gru_forward_row_d(double* a, const double* hh, const double* b_ih,
                                 const double* b_hh, double* hn, const double* h_prev,
                                 double* h_next, Py_ssize_t n)
-    void crnn_rnn_infer_row_f(const float* z, const float* bias, float* h,
-                              Py_ssize_t n, int activation)
-    void crnn_rnn_infer_row_d(const double* z, const double* bias, double* h,
-                              Py_ssize_t n, int activation)
-    void crnn_lstm_infer_row_f(float* a, const float* bias, float* c, float* h,
-                               Py_ssize_t n)
-    void crnn_lstm_infer_row_d(double* a, const double* bias, double* c, double* h,
-                               Py_ssize_t n)
-    void crnn_gru_infer_row_f(float* gx, const float* hh, const float* b_ih,
-                              const float* b_hh, float* h, Py_ssize_t n)
-    void crnn_gru_infer_row_d(double* gx, const double* hh, const double* b_ih,
-                              const double* b_hh, double* h, Py_ssize_t n)
     void crnn_lstm_backward_row_f(const float* a, const float* tc, const float* c_prev,
                                   const float* dh_in, const float* dh, float* dc, float* d,
                                   Py_ssize_t n)

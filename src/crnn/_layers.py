@@ -533,11 +533,10 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
             if lstm:
                 c = ws.get(("c", d), (n_samples, n_hidden))
                 c[...] = 0 if (c0 is None or c0[k] is None) else c0[k][order, cols]
-            proj = ws.get("proj", (n_samples, n_gates))
-            hh = ws.get("hh", (n_samples, n_gates)) if gru else empty
+            work = ws.get("infer_work", (n_samples, 4 * n_hidden))
             W_cat, bias = _concat_inference(params, n_in, ws, (k, d))
             _recurrent.infer(code, act, W_cat, params[2], params[3], bias, inputs, order,
-                             packing.batch_sizes, d == 1 or reverse, xh, c, proj, hh, H_seq,
+                             packing.batch_sizes, d == 1 or reverse, xh, c, work, H_seq,
                              d * n_hidden)
             h_layer[order, cols] = xh[:, n_in:]
             if lstm:
@@ -588,13 +587,11 @@ def stack_forecast(cell, layers, readout, X, ws, activation, steps, lengths=None
         xh[:, sizes[k]:] = h_n[k]
         xhs.append(xh.ravel())
         cs.append(c_n[k].ravel() if cell == "lstm" else np.zeros(0, dtype))
-    n_gates = max(p["W_hh"].shape[0] for p in layers)
     out = np.empty((n_samples, steps, n_features), dtype)
     _recurrent.forecast(_spec.cell_code(cell), _spec.activation_code(activation),
                         np.concatenate(W_cats), np.concatenate(b_ihs), np.concatenate(b_hhs),
                         np.concatenate(biases), sizes, np.concatenate(xhs),
                         np.concatenate(cs) if cell == "lstm" else np.zeros(1, dtype),
-                        ws.get("proj", (n_samples, n_gates)),
-                        ws.get("hh", (n_samples, n_gates)), readout["W_out"],
-                        readout["b_out"], out)
+                        ws.get("infer_work", (n_samples, 4 * int(sizes[1:].max()))),
+                        readout["W_out"], readout["b_out"], out)
     return out

@@ -6,6 +6,7 @@
 from cython cimport floating
 
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._cells cimport CELL_RNN
 
 cdef extern from "_gate_rows.h" nogil:
     float* crnn_pack_bt_f(const float* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N)
@@ -23,6 +24,17 @@ cdef extern from "_gate_rows.h" nogil:
     int crnn_gemm_atb_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double* A,
                         Py_ssize_t lda, const double* B, Py_ssize_t ldb, double* C,
                         Py_ssize_t ldc)
+    float* crnn_pack_infer_f(int cell, const float* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden)
+    double* crnn_pack_infer_d(int cell, const double* W_cat, Py_ssize_t n_in,
+                              Py_ssize_t n_hidden)
+    void crnn_infer_step_f(int cell, int activation, Py_ssize_t M, Py_ssize_t n_in,
+                           Py_ssize_t n_hidden, const float* X, Py_ssize_t ldx, float* Hs,
+                           Py_ssize_t ldh, float* Cs, const float* packed, const float* bias,
+                           const float* b_ih, const float* b_hh, float* work)
+    void crnn_infer_step_d(int cell, int activation, Py_ssize_t M, Py_ssize_t n_in,
+                           Py_ssize_t n_hidden, const double* X, Py_ssize_t ldx, double* Hs,
+                           Py_ssize_t ldh, double* Cs, const double* packed, const double* bias,
+                           const double* b_ih, const double* b_hh, double* work)
 
 
 cdef inline int pack_operand(const floating* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N,
@@ -84,3 +96,37 @@ cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t
             status = crnn_gemm_atb_d(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw)
     if status != 0:
         gemm(Trans, NoTrans, n_out, n_cols, n_rows, 1, delta, ld_delta, B, ldb, 0, dW, ldw)
+
+
+cdef inline int pack_infer(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,
+                           floating** packed) noexcept nogil:
+    """W_cat = [W_ih | W_hh] packed for :func:`infer_step` into ``packed[0]``;
+    -1 when out of memory. Free with free()."""
+    if floating is float:
+        packed[0] = crnn_pack_infer_f(cell, W_cat, n_in, n_hidden)
+    else:
+        packed[0] = crnn_pack_infer_d(cell, W_cat, n_in, n_hidden)
+    return -1 if packed[0] == NULL else 0
+
+
+cdef inline void infer_step(int cell, int activation, Py_ssize_t M, Py_ssize_t n_in,
+                            Py_ssize_t n_hidden, const floating* X, Py_ssize_t ldx,
+                            floating* Hs, Py_ssize_t ldh, floating* Cs, const floating* packed,
+                            const floating* bias, const floating* b_ih, const floating* b_hh,
+                            floating* work) noexcept nogil:
+    """One inference step of one layer for M rows, product and gate pass
+    fused (_infer_step.inc): x_t row i at X + i ldx, h_{t-1} row i at
+    Hs + i ldh, replaced by h_t (and the LSTM's c row i at Cs + i H by
+    c_t). ``work`` holds M x :func:`infer_width` values."""
+    if floating is float:
+        crnn_infer_step_f(cell, activation, M, n_in, n_hidden, X, ldx, Hs, ldh, Cs, packed,
+                          bias, b_ih, b_hh, work)
+    else:
+        crnn_infer_step_d(cell, activation, M, n_in, n_hidden, X, ldx, Hs, ldh, Cs, packed,
+                          bias, b_ih, b_hh, work)
+
+
+cdef inline Py_ssize_t infer_width(int cell, Py_ssize_t n_hidden) noexcept nogil:
+    """Pre-activation columns per row of :func:`infer_step`'s work buffer:
+    G*H, and 4H for the GRU (r and z, then n's input and recurrent parts)."""
+    return n_hidden if cell == CELL_RNN else 4 * n_hidden

@@ -99,15 +99,16 @@ from libc.string cimport memcpy, memset
 
 from crnn cimport _cells
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._packed cimport pack_operand, product, weight_gradient
+from crnn._packed cimport (infer_step, infer_width, pack_infer, pack_operand, product,
+                           weight_gradient)
 from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
                           crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
 from crnn._gate_rows cimport column_sums
-from crnn._rows cimport (gru_backward_row, gru_forward_row, gru_infer_row,
+from crnn._rows cimport (gru_backward_row, gru_forward_row,
                          ln_row, ln_row_backward, lstm_backward_row, lstm_forward_row,
-                         lstm_infer_row, lstm_ln_backward_row, lstm_ln_output_row,
-                         rnn_backward_row, rnn_forward_row, rnn_infer_row)
+                         lstm_ln_backward_row, lstm_ln_output_row, rnn_backward_row,
+                         rnn_forward_row)
 
 import os
 
@@ -504,76 +505,17 @@ cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
     return n_hidden
 
 
-cdef void _infer_step(int cell, int activation, Py_ssize_t bs, Py_ssize_t n_in,
-                      Py_ssize_t n_hidden, const floating* W_cat, const floating* packed_x,
-                      const floating* packed_h, const floating* b_ih, const floating* b_hh,
-                      const floating* bias, floating* xh, floating* c, floating* proj,
-                      floating* hh) noexcept nogil:
-    """One step of one layer for ``bs`` rows of ``xh`` = [x_t, h_{t-1}] (row
-    stride I + H); h_t replaces h_{t-1} in place (and c_t c_{t-1}).
-
-    The vanilla cell and the LSTM take one product with W_cat = [W_ih | W_hh]
-    with the biases summed; the GRU two, one per half of ``xh`` (W_cat's
-    column blocks are W_ih and W_hh), since r multiplies only the recurrent
-    part of its n block. ``packed_x`` (and the GRU's ``packed_h``) are
-    their packed copies from :func:`_pack_cat`, or NULL (BLAS). Shared by
-    ``infer`` and the feedback loops of ``forecast`` and ``decode``: the
-    caller has validated every extent.
-    """
-    cdef:
-        Py_ssize_t n_cat = n_in + n_hidden
-        Py_ssize_t n_gates = _n_gates(cell, n_hidden)
-        Py_ssize_t b
-    if cell == CELL_GRU:
-        product(bs, n_gates, n_in, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
-                 False)
-        product(bs, n_gates, n_hidden, xh + n_in, n_cat, W_cat + n_in, n_cat, True, packed_h,
-                 hh, n_gates, False)
-    else:
-        product(bs, n_gates, n_cat, xh, n_cat, W_cat, n_cat, True, packed_x, proj, n_gates,
-                 False)
-    for b in range(bs):
-        if cell == CELL_RNN:
-            rnn_infer_row(proj + b * n_gates, bias, xh + b * n_cat + n_in, n_hidden, activation)
-        elif cell == CELL_LSTM:
-            lstm_infer_row(proj + b * n_gates, bias, c + b * n_hidden, xh + b * n_cat + n_in,
-                           n_hidden)
-        else:
-            gru_infer_row(proj + b * n_gates, hh + b * n_gates, b_ih, b_hh,
-                          xh + b * n_cat + n_in, n_hidden)
-
-
-cdef int _pack_cat(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,
-                   floating** packed_x, floating** packed_h) noexcept nogil:
-    """``pack_operand`` of W_cat^T (the GRU: its W_ih and W_hh column blocks
-    apart) for :func:`_infer_step`; -1 when out of memory (both then NULL)."""
-    cdef Py_ssize_t n_cat = n_in + n_hidden
-    cdef Py_ssize_t n_gates = _n_gates(cell, n_hidden)
-    packed_h[0] = NULL
-    if cell != CELL_GRU:
-        return pack_operand(W_cat, n_cat, n_cat, n_gates, True, _packed_min_k, packed_x)
-    if (pack_operand(W_cat, n_cat, n_in, n_gates, True, _packed_min_k, packed_x) < 0
-            or pack_operand(W_cat + n_in, n_cat, n_hidden, n_gates, True, _packed_min_k,
-                            packed_h) < 0):
-        free(packed_x[0])
-        free(packed_h[0])
-        packed_x[0] = packed_h[0] = NULL
-        return -1
-    return 0
-
-
 cdef floating** _pack_layers(int cell, const floating* W_cats, const Py_ssize_t* sizes,
                             Py_ssize_t n_layers) noexcept nogil:
-    """:func:`_pack_cat` for each layer of a stack (``W_cats`` and ``sizes``
-    as ``forecast`` takes them): 2 pointers per layer, or NULL when out of
-    memory. Free with :func:`_free_layers`."""
-    cdef floating** packed = <floating**>calloc(2 * n_layers + 1, sizeof(floating*))
+    """``pack_infer`` of each layer's W_cat in a stack (``W_cats`` and
+    ``sizes`` as ``forecast`` takes them): one pointer per layer, or NULL
+    when out of memory. Free with :func:`_free_layers`."""
+    cdef floating** packed = <floating**>calloc(n_layers + 1, sizeof(floating*))
     cdef Py_ssize_t k, w_off = 0
     if packed == NULL:
         return NULL
     for k in range(n_layers):
-        if _pack_cat(cell, W_cats + w_off, sizes[k], sizes[k + 1], &packed[2 * k],
-                     &packed[2 * k + 1]) < 0:
+        if pack_infer(cell, W_cats + w_off, sizes[k], sizes[k + 1], &packed[k]) < 0:
             _free_layers(packed, n_layers)
             return NULL
         w_off += _n_gates(cell, sizes[k + 1]) * (sizes[k] + sizes[k + 1])
@@ -583,9 +525,19 @@ cdef floating** _pack_layers(int cell, const floating* W_cats, const Py_ssize_t*
 cdef void _free_layers(floating** packed, Py_ssize_t n_layers) noexcept nogil:
     cdef Py_ssize_t k
     if packed != NULL:
-        for k in range(2 * n_layers):
+        for k in range(n_layers):
             free(packed[k])
         free(packed)
+
+
+cdef int _check_work(floating[:, ::1] work, int cell, Py_ssize_t rows,
+                     Py_ssize_t n_hidden) except -1:
+    """ValueError unless ``work`` holds ``rows`` rows of :func:`infer_step`'s
+    pre-activations (checked before the compiled loop writes into it)."""
+    if work.shape[0] < rows or work.shape[1] < infer_width(cell, n_hidden):
+        raise ValueError(f"work buffer of shape ({work.shape[0]}, {work.shape[1]}) is "
+                         f"smaller than ({rows}, {infer_width(cell, n_hidden)})")
+    return 0
 
 
 def infer(int cell, int activation,
@@ -599,8 +551,7 @@ def infer(int cell, int activation,
           bint reverse,
           floating[:, ::1] xh,                 # IN/OUT (B, I + H): xh[:, I:] = h_0 -> h_n
           floating[:, ::1] c,                  # IN/OUT (B, H): c_0 -> c_n (LSTM)
-          floating[:, ::1] proj,               # WORK (B, G*H)
-          floating[:, ::1] hh,                 # WORK (B, G*H) (GRU)
+          floating[:, ::1] work,               # WORK (B, infer_width): pre-activations
           floating[:, :, ::1] H_seq,           # OUT (N, T, W) h_t in cols seq_col:, or (0, 0, 0)
           Py_ssize_t seq_col):
     cdef:
@@ -608,14 +559,21 @@ def infer(int cell, int activation,
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = xh.shape[1] - n_in
+        Py_ssize_t n_cat = n_in + n_hidden
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
         bint keep = H_seq.shape[0] > 0
+        bint gather = False
         floating* c_rows = &c[0, 0] if cell == CELL_LSTM else NULL
-        floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
         Py_ssize_t s, t, b, bs
-        floating* packed_x
-        floating* packed_h
-    if _pack_cat(cell, &W_cat[0, 0], n_in, n_hidden, &packed_x, &packed_h) < 0:
+        floating* packed
+    _check_work(work, cell, xh.shape[0], n_hidden)
+    # rows in X's order (all lengths equal) read x_t in place; sorted rows
+    # are gathered into xh's first I columns, one step at a time
+    for b in range(order.shape[0]):
+        if order[b] != b:
+            gather = True
+            break
+    if pack_infer(cell, &W_cat[0, 0], n_in, n_hidden, &packed) < 0:
         raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
@@ -623,18 +581,22 @@ def infer(int cell, int activation,
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
                 bs = batch_sizes[t]
-                for b in range(bs):
-                    memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
-                _infer_step(cell, activation, bs, n_in, n_hidden, &W_cat[0, 0], packed_x,
-                            packed_h, &b_ih[0], &b_hh[0], &bias[0], &xh[0, 0], c_rows,
-                            &proj[0, 0], hh_rows)
+                if gather:
+                    for b in range(bs):
+                        memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
+                    infer_step(cell, activation, bs, n_in, n_hidden, &xh[0, 0], n_cat,
+                               &xh[0, n_in], n_cat, c_rows, packed, &bias[0], &b_ih[0],
+                               &b_hh[0], &work[0, 0])
+                else:
+                    infer_step(cell, activation, bs, n_in, n_hidden, &X[0, t, 0],
+                               X.shape[1] * n_in, &xh[0, n_in], n_cat, c_rows, packed,
+                               &bias[0], &b_ih[0], &b_hh[0], &work[0, 0])
                 if keep:
                     for b in range(bs):
                         memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
         finally:
             crnn_fp_exit(fp)
-            free(packed_x)
-            free(packed_h)
+            free(packed)
 
 
 def forecast(int cell, int activation,
@@ -646,8 +608,7 @@ def forecast(int cell, int activation,
              floating[::1] xhs,                  # IN/OUT: each layer's (B, I_k + H_k) rows, flat;
                                                  # the h columns hold the states after the context
              floating[::1] cs,                   # IN/OUT: each layer's c (B, H_k), flat (LSTM)
-             floating[:, ::1] proj,              # WORK (B, G*H_max)
-             floating[:, ::1] hh,                # WORK (B, G*H_max) (GRU)
+             floating[:, ::1] work,              # WORK (B, infer_width of H_max)
              const floating[:, ::1] W_out,       # IN (F, H_{L-1})
              const floating[::1] b_out,          # IN (F,)
              floating[:, :, ::1] out):           # OUT (B, steps, F)
@@ -663,16 +624,17 @@ def forecast(int cell, int activation,
         Py_ssize_t batch = out.shape[0]
         Py_ssize_t n_out = out.shape[2]
         Py_ssize_t n_steps = out.shape[1]
-        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, w_off, b_off, x_off, c_off
+        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, b_off, x_off, c_off
         Py_ssize_t top_off, top_cat, top_in
         floating* c_rows
-        floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
     # the top layer's rows, where the readout reads h
     x_off = 0
     for k in range(n_layers - 1):
         x_off += batch * (sizes[k] + sizes[k + 1])
     top_off, top_in = x_off, sizes[n_layers - 1]
     top_cat = top_in + sizes[n_layers]
+    for k in range(n_layers):
+        _check_work(work, cell, batch, sizes[k + 1])
     cdef floating** packed = _pack_layers(cell, &W_cats[0], &sizes[0], n_layers)
     if packed == NULL:
         raise MemoryError()
@@ -681,7 +643,7 @@ def forecast(int cell, int activation,
         try:
             for s in range(n_steps):
                 if s > 0:
-                    w_off = b_off = x_off = c_off = 0
+                    b_off = x_off = c_off = 0
                     for k in range(n_layers):
                         n_in, n_hidden = sizes[k], sizes[k + 1]
                         n_cat = n_in + n_hidden
@@ -695,11 +657,10 @@ def forecast(int cell, int activation,
                                             + b * (sizes[k - 1] + n_in) + sizes[k - 1]],
                                        n_in * sizeof(floating))
                         c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
-                        _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
-                                    packed[2 * k], packed[2 * k + 1], &b_ihs[b_off],
-                                    &b_hhs[b_off], &biases[b_off], &xhs[x_off], c_rows,
-                                    &proj[0, 0], hh_rows)
-                        w_off += _n_gates(cell, n_hidden) * n_cat
+                        infer_step(cell, activation, batch, n_in, n_hidden, &xhs[x_off],
+                                   n_cat, &xhs[x_off + n_in], n_cat, c_rows, packed[k],
+                                   &biases[b_off], &b_ihs[b_off], &b_hhs[b_off],
+                                   &work[0, 0])
                         b_off += _n_gates(cell, n_hidden)
                         x_off += batch * n_cat
                         c_off += batch * n_hidden
@@ -723,8 +684,7 @@ def decode(int cell, int activation,
            floating[::1] xhs,                  # IN/OUT: each layer's (B, I_k + H_k) rows, flat;
                                                # the h columns hold the encoder's final states
            floating[::1] cs,                   # IN/OUT: each layer's c (B, H_k), flat (LSTM)
-           floating[:, ::1] proj,              # WORK (B, G*H_max)
-           floating[:, ::1] hh,                # WORK (B, G*H_max) (GRU)
+           floating[:, ::1] work,              # WORK (B, infer_width of H_max)
            const floating[:, ::1] W_out,       # IN (O, H_{L-1})
            const floating[::1] b_out,          # IN (O,)
            const floating[::1] start,          # IN (O,): the decoder's input at step 0
@@ -752,10 +712,9 @@ def decode(int cell, int activation,
         Py_ssize_t batch = out.shape[0]
         Py_ssize_t n_out = out.shape[2]
         Py_ssize_t n_steps = out.shape[1]
-        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, w_off, b_off, x_off, c_off, best
+        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, b_off, x_off, c_off, best
         Py_ssize_t top_off, top_cat, top_in, n_done = 0, n_run = n_steps
         floating* c_rows
-        floating* hh_rows = &hh[0, 0] if cell == CELL_GRU else NULL
         floating* x_row
     x_off = 0
     for k in range(n_layers - 1):
@@ -764,6 +723,8 @@ def decode(int cell, int activation,
     top_cat = top_in + sizes[n_layers]
     for b in range(batch):
         lengths[b] = 0   # 0: still running
+    for k in range(n_layers):
+        _check_work(work, cell, batch, sizes[k + 1])
     cdef floating** packed = _pack_layers(cell, &W_cats[0], &sizes[0], n_layers)
     if packed == NULL:
         raise MemoryError()
@@ -771,7 +732,7 @@ def decode(int cell, int activation,
         fp = crnn_fp_enter(_flush)
         try:
             for s in range(n_steps):
-                w_off = b_off = x_off = c_off = 0
+                b_off = x_off = c_off = 0
                 for k in range(n_layers):
                     n_in, n_hidden = sizes[k], sizes[k + 1]
                     n_cat = n_in + n_hidden
@@ -789,11 +750,9 @@ def decode(int cell, int activation,
                         else:            # the previous prediction is the next input
                             memcpy(x_row, &out[b, s - 1, 0], n_in * sizeof(floating))
                     c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
-                    _infer_step(cell, activation, batch, n_in, n_hidden, &W_cats[w_off],
-                                packed[2 * k], packed[2 * k + 1], &b_ihs[b_off],
-                                &b_hhs[b_off], &biases[b_off], &xhs[x_off], c_rows,
-                                &proj[0, 0], hh_rows)
-                    w_off += _n_gates(cell, n_hidden) * n_cat
+                    infer_step(cell, activation, batch, n_in, n_hidden, &xhs[x_off], n_cat,
+                               &xhs[x_off + n_in], n_cat, c_rows, packed[k], &biases[b_off],
+                               &b_ihs[b_off], &b_hhs[b_off], &work[0, 0])
                     b_off += _n_gates(cell, n_hidden)
                     x_off += batch * n_cat
                     c_off += batch * n_hidden

@@ -7,12 +7,9 @@ from crnn._cells cimport ACT_RELU, ACT_TANH
 from crnn._gate_rows cimport (
     crnn_gru_backward_row_d, crnn_gru_backward_row_f,
     crnn_gru_forward_row_d, crnn_gru_forward_row_f,
-    crnn_gru_infer_row_d, crnn_gru_infer_row_f,
     crnn_lstm_backward_row_d, crnn_lstm_backward_row_f,
     crnn_lstm_forward_row_d, crnn_lstm_forward_row_f,
-    crnn_lstm_infer_row_d, crnn_lstm_infer_row_f,
     crnn_rnn_forward_row_d, crnn_rnn_forward_row_f,
-    crnn_rnn_infer_row_d, crnn_rnn_infer_row_f,
     crnn_ln_row_d, crnn_ln_row_f, crnn_ln_row_backward_d, crnn_ln_row_backward_f,
     crnn_lstm_ln_output_row_d, crnn_lstm_ln_output_row_f,
     crnn_lstm_ln_backward_row_d, crnn_lstm_ln_backward_row_f)
@@ -42,30 +39,6 @@ cdef inline void gru_forward_row(floating* a, const floating* hh, const floating
         crnn_gru_forward_row_f(a, hh, b_ih, b_hh, hn, h_prev, h_next, n)
     else:
         crnn_gru_forward_row_d(a, hh, b_ih, b_hh, hn, h_prev, h_next, n)
-
-
-cdef inline void rnn_infer_row(const floating* z, const floating* bias, floating* h,
-                               Py_ssize_t n, int activation) noexcept nogil:
-    if floating is float:
-        crnn_rnn_infer_row_f(z, bias, h, n, activation)
-    else:
-        crnn_rnn_infer_row_d(z, bias, h, n, activation)
-
-
-cdef inline void lstm_infer_row(floating* a, const floating* bias, floating* c, floating* h,
-                                Py_ssize_t n) noexcept nogil:
-    if floating is float:
-        crnn_lstm_infer_row_f(a, bias, c, h, n)
-    else:
-        crnn_lstm_infer_row_d(a, bias, c, h, n)
-
-
-cdef inline void gru_infer_row(floating* gx, const floating* hh, const floating* b_ih,
-                               const floating* b_hh, floating* h, Py_ssize_t n) noexcept nogil:
-    if floating is float:
-        crnn_gru_infer_row_f(gx, hh, b_ih, b_hh, h, n)
-    else:
-        crnn_gru_infer_row_d(gx, hh, b_ih, b_hh, h, n)
 
 
 cdef inline void rnn_backward_row(floating* d, const floating* dh_above,

@@ -281,7 +281,6 @@ class Seq2SeqNetwork(Model):
             xh[:, sizes[k]:] = h_n[k]
             xhs.append(xh.ravel())
             cs.append(c_n[k].ravel() if self.cell == "lstm" else np.zeros(0, dtype))
-        n_gates = max(p["W_hh"].shape[0] for p in layers)
         out = np.zeros((n_samples, max_length, self.n_outputs), dtype)
         labels = np.zeros((n_samples, max_length), np.intp)
         out_lengths = np.zeros(n_samples, np.intp)
@@ -291,8 +290,8 @@ class Seq2SeqNetwork(Model):
             np.concatenate(W_cats), np.concatenate(b_ihs), np.concatenate(b_hhs),
             np.concatenate(biases), sizes, np.concatenate(xhs),
             np.concatenate(cs) if self.cell == "lstm" else np.zeros(1, dtype),
-            ws.get("proj", (n_samples, n_gates)), ws.get("hh", (n_samples, n_gates)),
-            readout["W_out"], readout["b_out"], readout["start"], self.loss == "log",
+            ws.get("infer_work", (n_samples, 4 * int(sizes[1:].max()))), readout["W_out"],
+            readout["b_out"], readout["start"], self.loss == "log",
             int(end_index), out, labels, out_lengths)
         if not trim:
             return out, labels, out_lengths, np.full(n_samples, n_run, np.intp)
