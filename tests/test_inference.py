@@ -130,3 +130,30 @@ def test_infer_refuses_a_short_work_buffer(cell):
         run(np.zeros((batch, width - 1)))
     with pytest.raises(ValueError, match="work buffer"):
         run(np.zeros((batch - 1, width)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inference_tanh_is_accurate_everywhere(dtype):
+    # A one-unit vanilla cell with W_ih = 1, W_hh = 0 and no bias outputs
+    # tanh(x) after one step: the inference rows' tanh (float32: one
+    # expm1 formula, not training's two-branch one) against NumPy's, over
+    # a dense grid, tiny and huge arguments, the clamps, +-inf and NaN.
+    net = RecurrentNetwork("rnn", 1, (1,), 1, "tanh", dtype)
+    coefs = net.views(net.init_params(np.random.default_rng(0)))
+    layer = coefs[0]
+    layer["W_ih"][...] = 1
+    layer["W_hh"][...] = 0
+    layer["b_ih"][...] = 0
+    layer["b_hh"][...] = 0
+    grid = np.concatenate([np.linspace(-12, 12, 200_001), [0.0, -0.0, 1e-30, -1e-30, 1e-6, 0.624,
+                                                           0.626, 43.5, 44.5, -43.5, -44.5,
+                                                           1e30, -1e30, np.inf, -np.inf]])
+    x = grid.astype(dtype)
+    got = _layers.stack_infer("rnn", coefs[:-1], x.reshape(-1, 1, 1), _layers.Workspace(dtype),
+                              "tanh", False)[:, 0]
+    want = np.tanh(x.astype(np.float64))
+    ulp = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
+    assert np.max(np.abs(got - want) / ulp) <= 3
+    nan = _layers.stack_infer("rnn", coefs[:-1], np.full((2, 1, 1), np.nan, dtype),
+                              _layers.Workspace(dtype), "tanh", False)
+    assert np.isnan(nan).all()

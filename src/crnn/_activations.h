@@ -16,7 +16,9 @@
  * number, so nothing overflows: for |x| beyond the clamp sigmoid and tanh
  * have long saturated. tanh uses 1 - 2 / (exp(2x) + 1), and Cephes' odd
  * polynomial (tanhf.c) or rational function (tanh.c) for |x| < 0.625 where
- * that form would lose relative accuracy. NaN propagates. */
+ * that form would lose relative accuracy; the inference rows' float tanh is
+ * one formula, expm1(2x) / (expm1(2x) + 2) (crnn_tanhf_expm1). NaN
+ * propagates. */
 #ifndef CRNN_ACTIVATIONS_H
 #define CRNN_ACTIVATIONS_H
 #include <stdint.h>
@@ -69,6 +71,38 @@ static inline float crnn_tanhf(float x) {
                    - 3.33332819422e-1f) * z * x + x;
     float big = 1.0f - 2.0f / (crnn_expf(2.0f * x) + 1.0f);
     return (x < 0.625f && x > -0.625f) ? small : big;
+}
+
+/* tanh(x) = e / (e + 2) with e = expm1(2x), expm1 from crnn_expf's own
+ * reduction: scale * q + (scale - 1), q = p - 1 = poly(r) r^2 + r, so
+ * nothing cancels near 0 and one formula serves every x (no second
+ * polynomial and select). 2.5 ulp at most over [-12, 12] against libm's
+ * double tanh (crnn_tanhf: 3.0), 0.36 instead of 0.55 ns per element on
+ * AVX-512; see benchmarks/NOTES.md. Clamped like crnn_expf: -1 and 1
+ * beyond; NaN propagates.
+ *
+ * The inference rows use it. Training keeps crnn_tanhf: with this one the
+ * digits-as-sequences LSTM of seed 0 (tests/test_estimators.py) ends at
+ * 0.960 held-out accuracy instead of 0.980, under SPEC 9's 0.97, while
+ * the mean over seeds 0-7 stays 0.981-0.983: the trajectory moves, the
+ * arithmetic is no worse, but the bar holds for every seed. */
+static inline float crnn_tanhf_expm1(float x) {
+    float y = 2.0f * x;
+    y = y < -87.0f ? -87.0f : y;
+    y = y > 88.0f ? 88.0f : y;
+    float t = y * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = y - n * 0.693359375f - n * -2.12194440e-4f;
+    float q = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r
+                 + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f)
+              * r * r + r;
+    int32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (int32_t)((uint32_t)(bits - 0x4b400000 + 127) << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float e = scale * q + (scale - 1.0f);
+    return e / (e + 2.0f);
 }
 
 static inline double crnn_tanh(double x) {

@@ -115,6 +115,7 @@ CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
 #define CRNN_PGEMM_TABLE struct crnn_pgemm_f_table
 #define CRNN_SIGMOID crnn_sigmoidf
 #define CRNN_TANH crnn_tanhf
+#define CRNN_TANH_INFER crnn_tanhf_expm1
 #define CRNN_SQRT sqrtf
 #include "_gate_rows_levels.h"
 #undef CRNN_T
@@ -123,6 +124,7 @@ CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
 #undef CRNN_PGEMM_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
+#undef CRNN_TANH_INFER
 #undef CRNN_SQRT
 
 #define CRNN_T double
@@ -131,6 +133,7 @@ CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
 #define CRNN_PGEMM_TABLE struct crnn_pgemm_d_table
 #define CRNN_SIGMOID crnn_sigmoid
 #define CRNN_TANH crnn_tanh
+#define CRNN_TANH_INFER crnn_tanh
 #define CRNN_SQRT sqrt
 #include "_gate_rows_levels.h"
 #undef CRNN_T
@@ -139,6 +142,7 @@ CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
 #undef CRNN_PGEMM_TABLE
 #undef CRNN_SIGMOID
 #undef CRNN_TANH
+#undef CRNN_TANH_INFER
 #undef CRNN_SQRT
 
 /* The tables of the levels this build has (the baseline everywhere). */
