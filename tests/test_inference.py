@@ -76,7 +76,7 @@ def test_workspace_reuse_gives_the_same_predictions(cell, rng):
 # step with rows left over for the 4-, 2- and 1-row tiles, hidden sizes off
 # the panel width, one input; and hidden = 300, whose packed weights exceed
 # the size up to which the step is blocked (the whole step is one block).
-_BLOCK_SHAPES = [(203, 3, 40), (67, 1, 9), (29, 37, 17), (37, 5, 300)]
+_BLOCK_SHAPES = [(203, 3, 40), (67, 1, 9), (29, 37, 17), (45, 3, 5), (37, 5, 300)]
 
 
 @pytest.mark.parametrize("cell", CELLS)

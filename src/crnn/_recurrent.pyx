@@ -47,7 +47,8 @@ apart in ``hh``, because r multiplies only the recurrent part of its n
 block. The per-step products (and every product of ``infer``, ``forecast``
 and ``decode``) run on weights packed once per call (_packed_gemm.inc):
 BLAS would repack W_hh at every step. The GEMMs over all rows, and
-products with a short inner dimension (``packed_min_k``), stay BLAS.
+training's products with a short inner dimension (``packed_min_k``), stay
+BLAS; inference packs every product (its step fuses the gate pass in).
 
 GRU deltas: the n block has two pre-activation deltas, dn_pre for the input
 side and dn_pre * r for the recurrent side, so the GRU's delta rows are 4H
@@ -82,12 +83,18 @@ side in ``delta_ih``, both computed per step while the rows are in cache.
 With the empty arrays the passes do exactly what they did without it.
 
 Inference (``infer``) keeps one step of state and nothing for backward. It
-reads X batch-first (N, T, I), the layout users pass to predict, through
-``order`` (the row of X behind each sorted row), copying x_t into the first
-I columns of the row buffer ``xh`` (B, I + H) whose last H columns hold
-h_{t-1}: the vanilla cell and the LSTM then need one GEMM per step against
-W_cat = [W_ih | W_hh] (K = I + H) with the biases summed in advance; the
-GRU two, one per half of ``xh``.
+reads X batch-first (N, T, I), the layout users pass to predict. Each step
+is one call of the fused step of _infer_step.inc (``infer_step``): the
+product [x_t, h_{t-1}] W_cat^T on W_cat = [W_ih | W_hh] packed once per
+call (``pack_infer``), reading x_t in place from X when every sequence has
+all T steps (rows in X's order) and from the first I columns of the row
+buffer ``xh`` (B, I + H) otherwise (rows sorted by length, through
+``order``: x_t is gathered there per step); h_{t-1} is read from, and h_t
+written to, ``xh``'s last H columns. The gate pass follows block by block
+while the block's pre-activations are in L1. The vanilla cell and the
+LSTM sum their biases in advance; the GRU's r and z take one product over
+both halves, and n's input and recurrent parts stay apart (r multiplies
+only the latter).
 
 The caller sorts, packs, allocates every output and workspace and
 validates shapes; nothing inside the nogil sections touches a Python
@@ -139,9 +146,10 @@ def set_fp_control_state(unsigned long state):
     """Set the calling thread's floating-point control word (for tests)."""
     crnn_fp_set(state)
 
-# Products with a shorter inner dimension K stay BLAS (pack_operand's
-# min_k): there the packed
-# micro-tile's stores of C outweigh its K loop, and OpenBLAS's small-matrix
+# Training's products with a shorter inner dimension K stay BLAS
+# (pack_operand's min_k; inference's fused step packs every product, since
+# the gate pass it saves outweighs this): there the packed micro-tile's
+# stores of C outweigh its K loop, and OpenBLAS's small-matrix
 # kernels are faster (K = 8: 0.71-0.81x of OpenBLAS; K >= 32: 0.96-1.7x;
 # benchmarks/NOTES.md). A variable, so tests can run every product packed.
 cdef Py_ssize_t _packed_min_k = 16
