@@ -105,6 +105,16 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
 CRNN_PGEMM_STRUCT(float, crnn_pgemm_f_table);
 CRNN_PGEMM_STRUCT(double, crnn_pgemm_d_table);
 
+/* Cell codes as crnn._cells.CellCode, for the fused inference step. */
+enum { CRNN_CELL_RNN = 0, CRNN_CELL_LSTM = 1, CRNN_CELL_GRU = 2 };
+
+/* Pre-activation columns per row of crnn_infer_step's work buffer
+ * (_infer_step.inc): H for the vanilla cell, 4H for the LSTM (i, f, g, o)
+ * and the GRU (r, z, then n's input and recurrent parts). */
+static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
+    return cell == CRNN_CELL_RNN ? n_hidden : 4 * n_hidden;
+}
+
 #define CRNN_CAT3_(a, b, c) a##b##c
 #define CRNN_CAT3(a, b, c) CRNN_CAT3_(a, b, c)
 #define CRNN_SUFFIX(name) CRNN_CAT3(name, CRNN_PRECISION, CRNN_LEVEL)

@@ -503,14 +503,13 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
         order = np.argsort(-lengths, kind="stable").astype(np.intp)
         packing = Packing(lengths[order])
     code, act = _spec.cell_code(cell), _spec.activation_code(activation)
-    lstm, gru = cell == "lstm", cell == "gru"
+    lstm = cell == "lstm"
     inputs = X
     out = None
     h_n, c_n = [], []
     n_layers = len(layers)
     for k, p in enumerate(layers):
         n_hidden = p["W_hh"].shape[1]
-        n_gates = p["W_hh"].shape[0]
         n_dir = directions(p)
         n_in = inputs.shape[2]
         top = k == n_layers - 1
@@ -533,7 +532,7 @@ def stack_infer(cell, layers, X, ws, activation, return_sequences, lengths=None,
             if lstm:
                 c = ws.get(("c", d), (n_samples, n_hidden))
                 c[...] = 0 if (c0 is None or c0[k] is None) else c0[k][order, cols]
-            work = ws.get("infer_work", (n_samples, 4 * n_hidden))
+            work = ws.get("infer_work", (n_samples, _recurrent.work_width(code, n_hidden)))
             W_cat, bias = _concat_inference(params, n_in, ws, (k, d))
             _recurrent.infer(code, act, W_cat, params[2], params[3], bias, inputs, order,
                              packing.batch_sizes, d == 1 or reverse, xh, c, work, H_seq,
@@ -592,6 +591,7 @@ def stack_forecast(cell, layers, readout, X, ws, activation, steps, lengths=None
                         np.concatenate(W_cats), np.concatenate(b_ihs), np.concatenate(b_hhs),
                         np.concatenate(biases), sizes, np.concatenate(xhs),
                         np.concatenate(cs) if cell == "lstm" else np.zeros(1, dtype),
-                        ws.get("infer_work", (n_samples, 4 * int(sizes[1:].max()))),
+                        ws.get("infer_work", (n_samples, _recurrent.work_width(
+                            _spec.cell_code(cell), int(sizes[1:].max())))),
                         readout["W_out"], readout["b_out"], out)
     return out

@@ -6,7 +6,6 @@
 from cython cimport floating
 
 from crnn._blas cimport gemm, NoTrans, Trans
-from crnn._cells cimport CELL_RNN
 
 cdef extern from "_gate_rows.h" nogil:
     float* crnn_pack_bt_f(const float* W, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N)
@@ -31,6 +30,8 @@ cdef extern from "_gate_rows.h" nogil:
                            Py_ssize_t n_hidden, const float* X, Py_ssize_t ldx, float* Hs,
                            Py_ssize_t ldh, float* Cs, const float* packed, const float* bias,
                            const float* b_ih, const float* b_hh, float* work)
+    # columns of infer_step's work rows: H, or 4H for the LSTM and GRU
+    Py_ssize_t infer_width "crnn_infer_width"(int cell, Py_ssize_t n_hidden)
     void crnn_infer_step_d(int cell, int activation, Py_ssize_t M, Py_ssize_t n_in,
                            Py_ssize_t n_hidden, const double* X, Py_ssize_t ldx, double* Hs,
                            Py_ssize_t ldh, double* Cs, const double* packed, const double* bias,
@@ -125,8 +126,3 @@ cdef inline void infer_step(int cell, int activation, Py_ssize_t M, Py_ssize_t n
         crnn_infer_step_d(cell, activation, M, n_in, n_hidden, X, ldx, Hs, ldh, Cs, packed,
                           bias, b_ih, b_hh, work)
 
-
-cdef inline Py_ssize_t infer_width(int cell, Py_ssize_t n_hidden) noexcept nogil:
-    """Pre-activation columns per row of :func:`infer_step`'s work buffer:
-    G*H, and 4H for the GRU (r and z, then n's input and recurrent parts)."""
-    return n_hidden if cell == CELL_RNN else 4 * n_hidden

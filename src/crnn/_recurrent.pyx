@@ -538,6 +538,13 @@ cdef void _free_layers(floating** packed, Py_ssize_t n_layers) noexcept nogil:
         free(packed)
 
 
+def work_width(int cell, Py_ssize_t n_hidden):
+    """Columns of the ``work`` rows ``infer``, ``forecast`` and ``decode``
+    take for a layer of ``n_hidden`` units: its pre-activations (H for the
+    vanilla cell, 4H for the LSTM and the GRU)."""
+    return infer_width(cell, n_hidden)
+
+
 cdef int _check_work(floating[:, ::1] work, int cell, Py_ssize_t rows,
                      Py_ssize_t n_hidden) except -1:
     """ValueError unless ``work`` holds ``rows`` rows of :func:`infer_step`'s

@@ -290,7 +290,8 @@ class Seq2SeqNetwork(Model):
             np.concatenate(W_cats), np.concatenate(b_ihs), np.concatenate(b_hhs),
             np.concatenate(biases), sizes, np.concatenate(xhs),
             np.concatenate(cs) if self.cell == "lstm" else np.zeros(1, dtype),
-            ws.get("infer_work", (n_samples, 4 * int(sizes[1:].max()))), readout["W_out"],
+            ws.get("infer_work", (n_samples, _recurrent.work_width(
+                _spec.cell_code(self.cell), int(sizes[1:].max())))), readout["W_out"],
             readout["b_out"], readout["start"], self.loss == "log",
             int(end_index), out, labels, out_lengths)
         if not trim:
