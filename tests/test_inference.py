@@ -105,6 +105,23 @@ def test_fused_step_blocks_match_reference(cell, dtype, shape, ragged, rng):
     np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_workspace_buffers_start_on_a_cache_line_and_keep_their_memory(dtype):
+    # every buffer the kernels get from a Workspace starts on a 64-byte line,
+    # whatever malloc returned, and a later, smaller request reuses it
+    ws = _layers.Workspace(dtype)
+    shapes = [(1,), (3, 5), (7, 33), (129, 17), (1000, 3)]
+    first = {}
+    for i, shape in enumerate(shapes * 3):
+        buf = ws.get(("buf", i % len(shapes)), shape)
+        assert buf.shape == shape and buf.dtype == dtype and buf.flags.c_contiguous
+        assert buf.ctypes.data % _layers.ALIGNMENT == 0, (shape, buf.ctypes.data % 64)
+        first.setdefault(i % len(shapes), buf.ctypes.data)
+        assert buf.ctypes.data == first[i % len(shapes)]
+    small = ws.get(("buf", 4), (10, 3))
+    assert small.ctypes.data == first[4] and small.shape == (10, 3)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_infer_refuses_a_short_work_buffer(cell):
     # The fused step writes its pre-activations into ``work``: a buffer

@@ -282,3 +282,96 @@ def test_predict_reuses_its_worker_threads_and_a_forked_child_gets_its_own():
     proc.join(60)
     assert proc.exitcode == 0 and fresh
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("spin_seconds", [0.0, 1e-6, 0.01])
+def test_spin_events_alternate_without_losing_a_wakeup(spin_seconds):
+    """Two threads ping-pong through a pair of SpinEvents: every set is seen
+    exactly once, whether the waiter saw the flag while polling (0.01 s),
+    fell back to sleeping (0: no polling) or raced between the two (1 us)."""
+    from crnn._handoff import SpinEvent
+
+    ping, pong = SpinEvent(spin_seconds), SpinEvent(spin_seconds)
+    n_rounds = 2000
+    seen = []
+
+    def partner():
+        for i in range(n_rounds):
+            ping.wait()
+            seen.append(i)
+            pong.set()
+
+    thread = threading.Thread(target=partner, daemon=True)
+    thread.start()
+    for i in range(n_rounds):
+        ping.set()
+        pong.wait()
+        assert len(seen) == i + 1      # the partner ran exactly once per set
+        assert not ping.is_set() and not pong.is_set()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and seen == list(range(n_rounds))
+
+
+def test_spin_event_refuses_a_negative_or_nan_spin():
+    from crnn._handoff import SpinEvent
+
+    for bad in (-1e-3, float("nan")):
+        with pytest.raises(ValueError, match="spin_seconds"):
+            SpinEvent(bad)
+
+
+def test_part_worker_returns_values_raises_errors_and_closes_after_its_part():
+    worker = _threads.PartWorker(initializer=lambda: np.seterr(all="ignore"))
+    try:
+        worker.submit(lambda: threading.current_thread().name)
+        assert worker.result() == "crnn-part"
+        # the initializer ran in the worker's thread only
+        worker.submit(lambda: np.geterr()["divide"])
+        assert worker.result() == "ignore"
+
+        def fails():
+            raise ZeroDivisionError("in the part")
+
+        worker.submit(fails)
+        with pytest.raises(ZeroDivisionError, match="in the part"):
+            worker.result()
+        worker.submit(lambda: 7)
+        with pytest.raises(RuntimeError, match="previous result"):
+            worker.submit(lambda: 8)
+        assert worker.result() == 7
+
+        # close() lets a part that is still running finish first
+        finished = threading.Event()
+
+        def slow():
+            finished.wait(0.2)
+            finished.set()
+
+        worker.submit(slow)
+    finally:
+        worker.close()
+    assert finished.is_set()
+    worker.close()                     # a second close is a no-op
+
+
+def test_a_part_that_raises_in_a_worker_reaches_the_caller_after_every_part_ended(
+        monkeypatch):
+    """A fit whose worker part raises: the error reaches fit's caller, and no
+    part thread is left running."""
+    import crnn._network as network
+
+    X, y = _data(n=64)
+    original = network.RecurrentNetwork.loss_grad
+
+    def failing(self, coefs, grads, batch, ws):
+        if threading.current_thread() is not threading.main_thread():
+            raise FloatingPointError("part failed in a worker")
+        return original(self, coefs, grads, batch, ws)
+
+    monkeypatch.setattr(network.RecurrentNetwork, "loss_grad", failing)
+    before = {t for t in threading.enumerate() if t.name == "crnn-part"}
+    with _threads._forced_threads(2), pytest.raises(FloatingPointError, match="worker"):
+        RNNRegressor(hidden_layer_sizes=(4,), batch_size=32, max_iter=1,
+                     random_state=0).fit(X, y)
+    after = {t for t in threading.enumerate() if t.name == "crnn-part"}
+    assert after <= before

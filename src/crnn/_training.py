@@ -13,7 +13,7 @@ thread with single-threaded BLAS (see ``_threads``). A part takes every
 P-th sequence of the length-sorted minibatch, so parts get near-equal
 numbers of valid steps.
 """
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -212,13 +212,13 @@ class Trainer:
         self.grads = self.part_grads[0]
         self.dropout_rng = dropout_rng
         self.dropout_widths = model.dropout_widths() if hyper.dropout > 0 else []
-        self._executor = None
+        self._workers = []
         self._blas = None
 
     def __enter__(self):
         if self.max_parts > 1:
-            self._executor = ThreadPoolExecutor(self.max_parts - 1,
-                                                initializer=_ignore_fp_warnings)
+            self._workers = [_threads.PartWorker(initializer=_ignore_fp_warnings)
+                             for _ in range(self.max_parts - 1)]
             self._blas = _threads.single_threaded_blas()
         else:
             self._blas = nullcontext()
@@ -226,10 +226,11 @@ class Trainer:
         return self
 
     def __exit__(self, *exc):
+        # the workers finish any part they hold before the BLAS limit ends
+        for worker in self._workers:
+            worker.close()
+        self._workers = []
         self._blas.__exit__(*exc)
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
         return False
 
     def parts(self, data, rows):
@@ -275,10 +276,24 @@ class Trainer:
         def run(p):
             return model.loss_grad(coefs, self.part_views[p], parts[p], self.part_ws[p])
 
-        futures = [self._executor.submit(run, p) for p in range(1, len(parts))]
-        loss = run(0)
-        for p, future in enumerate(futures, start=1):
-            loss += future.result()
+        workers = self._workers[:len(parts) - 1]
+        for p, worker in enumerate(workers, start=1):
+            worker.submit(lambda p=p: run(p))
+        try:
+            loss = run(0)
+        finally:
+            # every part writes its own gradient buffer: none may still run
+            # when this returns or raises
+            values = []
+            for worker in workers:
+                try:
+                    values.append(worker.result())
+                except BaseException as exc:
+                    values.append(exc)
+        for p, value in enumerate(values, start=1):
+            if isinstance(value, BaseException):
+                raise value
+            loss += value
             self.grads += self.part_grads[p]
         return loss
 
