@@ -20,13 +20,14 @@ from crnn._handoff import SpinEvent
 # the halved recurrent loop saves.
 MIN_ROWS_PER_PART = 8
 # A training minibatch is split only while each part keeps at least this many
-# forward multiply-adds (parameters x valid steps). Handing a part to another
-# thread costs about 0.2 ms per minibatch (the executor's round trip, 72 us,
-# and the GIL passing between the two parts' Python at each kernel call);
-# below this, one thread finishes the whole minibatch sooner. Measured on 2
-# cores, one thread against two, per minibatch (benchmarks/NOTES.md): W1 rnn
+# forward multiply-adds (parameters x valid steps). A second part costs its
+# own Python, which shares the GIL with the first, and the hand-off; below
+# this, one thread finishes the whole minibatch sooner. Measured on 2 cores,
+# one thread against two, per minibatch (benchmarks/NOTES.md): W1 rnn
 # (2.2 M per minibatch) 330 vs 366 us, lstm at T = 10 (1.7 M) 262 vs 512 us;
-# split: W1 gru (6.5 M) 726 vs 599 us, W1 lstm (8.7 M) 1012 vs 722 us.
+# split: W1 gru (6.5 M) 726 vs 599 us, W1 lstm (8.7 M) 1012 vs 722 us. With
+# the spinning hand-off (PartWorker) W1 rnn still loses by splitting: epochs
+# of 20.9 ms on one thread against 22.1 ms on two.
 MIN_PART_MULADDS = 2_500_000
 
 _controller = None
