@@ -12,12 +12,17 @@ waits across in a training loop (the main thread's optimizer step between
 minibatches, the other part's last few kernels) are well under that bound,
 so neither side sleeps while a fit is running; a waiter that does not see
 the flag in time costs at most ``spin_seconds`` of one core before it
-blocks like any other thread (benchmarks/NOTES.md has the measurements).
+blocks like any other thread. After its first 20 us a poller yields the
+core between rounds of polls: with pure spinning, two fits of two threads
+each on two cores took 30% longer per W1 lstm epoch than with sleeping
+workers (146.6 against 113.1 ms); yielding, they take no longer (95.7
+against 97.7 ms) and one fit keeps its gain (benchmarks/NOTES.md).
 """
 import threading
 
 cdef extern from *:
     """
+    #include <sched.h>
     #include <time.h>
 
     static inline void crnn_cpu_relax(void) {
@@ -35,18 +40,25 @@ cdef extern from *:
     }
 
     /* Poll *flag until it is set or `seconds` have passed; returns it. The
-     * clock is read once per 64 polls (a poll with its pause is a few tens
-     * of ns; a clock read about as much again). */
+     * first CRNN_PAUSE_SECONDS poll with the CPU's pause hint only; after
+     * that each round of polls yields the core (sched_yield returns at once
+     * when nothing else wants it), so a poller never keeps a thread of
+     * other work waiting when more threads than cores are busy. The clock
+     * is read once per 64 polls. */
+    #define CRNN_PAUSE_SECONDS 2e-5
     static int crnn_spin_until_set(const int *flag, double seconds) {
-        double end = crnn_monotonic_seconds() + seconds;
+        double start = crnn_monotonic_seconds(), now = start;
         for (;;) {
             for (int i = 0; i < 64; i++) {
                 if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
                     return 1;
                 crnn_cpu_relax();
             }
-            if (crnn_monotonic_seconds() > end)
+            now = crnn_monotonic_seconds();
+            if (now - start > seconds)
                 return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+            if (now - start > CRNN_PAUSE_SECONDS)
+                sched_yield();
         }
     }
 
