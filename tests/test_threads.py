@@ -354,6 +354,21 @@ def test_part_worker_returns_values_raises_errors_and_closes_after_its_part():
     worker.close()                     # a second close is a no-op
 
 
+def test_part_worker_whose_initializer_failed_reports_it_for_every_part():
+    def broken():
+        raise OSError("no such setting")
+
+    worker = _threads.PartWorker(initializer=broken)
+    try:
+        for _ in range(2):
+            worker.submit(lambda: 1)
+            with pytest.raises(RuntimeError, match="initializer") as info:
+                worker.result()
+            assert isinstance(info.value.__cause__, OSError)
+    finally:
+        worker.close()
+
+
 def test_a_part_that_raises_in_a_worker_reaches_the_caller_after_every_part_ended(
         monkeypatch):
     """A fit whose worker part raises: the error reaches fit's caller, and no

@@ -219,14 +219,20 @@ class PartWorker:
         self._thread.start()
 
     def _loop(self):
+        failed = None
         if self._initializer is not None:
-            self._initializer()
+            try:
+                self._initializer()
+            except BaseException as exc:  # every part then reports it
+                failed = exc
         while True:
             self._start.wait()
             fn = self._fn
             if fn is None:
                 return
             try:
+                if failed is not None:
+                    raise RuntimeError("the part thread's initializer failed") from failed
                 self._value = fn()
             except BaseException as exc:  # handed to result() in the caller's thread
                 self._error = exc
