@@ -12,7 +12,10 @@ two implementations.
 - ``PeakMem.peakmem_fit``: peak memory of a fresh fit of one epoch.
 - ``FinalLoss.track_final_loss``: training loss after ``EPOCHS`` epochs
   from a fresh model, so that a speed-up that breaks learning shows.
+- ``ConcurrentFits.time_two_epochs_in_threads``: two crnn fits at once in
+  two threads, each with crnn's own threads (more busy threads than cores).
 """
+import threading
 import warnings
 
 from .common import (CELLS, LIBRARIES, WORKLOADS, make_data, make_runner,
@@ -212,3 +215,43 @@ class RecurrentProduct:
 
         _simd._packed_matmul(self.A, self.W, True, self.C, True, repeats=self.STEPS,
                              blas=implementation == "blas")
+
+
+class ConcurrentFits:
+    """Two W1 epochs at once, in two threads, each fit splitting its
+    minibatches over crnn's threads: more busy threads than cores.
+
+    Guards the training parts' hand-off (``crnn._handoff``): its waiters poll
+    before they sleep and must yield the core to the other fit's threads.
+    Polling that did not yield made this 30% slower than a ThreadPoolExecutor
+    hand-off on 2 cores (benchmarks/NOTES.md, sixth session).
+    """
+
+    params = [["W1"], ["lstm", "gru"]]
+    param_names = ["workload", "cell"]
+    number = 1
+    repeat = 3
+    warmup_time = 0.0  # setup already ran a warm epoch of each fit
+    processes = 1
+
+    def setup(self, workload, cell):
+        X, y = make_data(workload)
+        self.runners = [make_runner("crnn", workload, cell, X, y, warm=True)
+                        for _ in range(2)]
+
+    def time_two_epochs_in_threads(self, workload, cell):
+        errors = []
+
+        def epoch(runner):
+            try:
+                runner.train_epoch()
+            except BaseException as exc:  # re-raised in asv's thread below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=epoch, args=(runner,)) for runner in self.runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
