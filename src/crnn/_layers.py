@@ -468,8 +468,8 @@ def stack_backward(cell, layers, grads, packing, cache, dH_top, dh_n, dc_n, ws, 
 
 def _concat_inference(params, n_in, ws, key):
     """Operands of the inference step: ``W_cat`` = [W_ih | W_hh] (G*H, I + H)
-    and ``bias`` = b_ih + b_hh (the vanilla cell and the LSTM use it; the GRU
-    keeps its biases apart)."""
+    and ``bias`` = b_ih + b_hh (every cell's summed projections use it; the
+    GRU's n takes b_ih and b_hh apart)."""
     W_ih, W_hh, b_ih, b_hh = params
     n_hidden = W_hh.shape[1]
     W_cat = ws.get(("W_cat", key), (W_ih.shape[0], n_in + n_hidden))

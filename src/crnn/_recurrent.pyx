@@ -91,10 +91,10 @@ all T steps (rows in X's order) and from the first I columns of the row
 buffer ``xh`` (B, I + H) otherwise (rows sorted by length, through
 ``order``: x_t is gathered there per step); h_{t-1} is read from, and h_t
 written to, ``xh``'s last H columns. The gate pass follows block by block
-while the block's pre-activations are in L1. The vanilla cell and the
-LSTM sum their biases in advance; the GRU's r and z take one product over
-both halves, and n's input and recurrent parts stay apart (r multiplies
-only the latter).
+while the block's pre-activations are in L1. Biases are summed in
+advance; the GRU's r and z take one product over both halves (and the
+summed bias), and n's input and recurrent parts stay apart with their own
+biases (r multiplies only the latter).
 
 The caller sorts, packs, allocates every output and workspace and
 validates shapes; nothing inside the nogil sections touches a Python
