@@ -565,7 +565,8 @@ def test_data_parallel_parts_match_one_pass(cell, return_sequences):
     trainer = Trainer(net, params, new_optimizer_state(net.n_params, np.float64, "adam"),
                       Hyper("adam", 1e-3, 0.0, 0.0), batch_size=B, n_parts=2)
     with trainer:
-        value = trainer.loss_grad(parts)
+        # parts as Trainer.parts gives them: each gathers its Minibatch
+        value = trainer.loss_grad([lambda batch=batch: batch for batch in parts])
     grads = trainer.grads
     assert value == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(grads, whole, rtol=1e-10, atol=1e-14)

@@ -281,13 +281,12 @@ class Trainer:
                 .astype(dtype) * dtype.type(1.0 / keep) for width in self.dropout_widths]
 
     def loss_grad(self, parts):
-        """Loss of a minibatch from its parts; its gradient lands in ``self.grads``."""
+        """Loss of a minibatch from its parts (:meth:`parts`: each gathers its
+        Minibatch in the thread that runs it); its gradient lands in ``self.grads``."""
         model, coefs = self.model, self.coefs
 
         def run(p):
-            # a part is a Minibatch or what gathers one (see parts())
-            batch = parts[p] if isinstance(parts[p], Minibatch) else parts[p]()
-            return model.loss_grad(coefs, self.part_views[p], batch, self.part_ws[p])
+            return model.loss_grad(coefs, self.part_views[p], parts[p](), self.part_ws[p])
 
         workers = self._workers[:len(parts) - 1]
         for p, worker in enumerate(workers, start=1):
