@@ -9,6 +9,7 @@ output mode, and at the shapes where the fused step changes its blocking.
 """
 import numpy as np
 import pytest
+from scipy import special
 
 from crnn import _layers, _recurrent, _spec, reference
 from crnn._network import RecurrentNetwork
@@ -150,27 +151,37 @@ def test_infer_refuses_a_short_work_buffer(cell):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_inference_tanh_is_accurate_everywhere(dtype):
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_inference_activation_is_accurate_everywhere(dtype, activation):
     # A one-unit vanilla cell with W_ih = 1, W_hh = 0 and no bias outputs
-    # tanh(x) after one step: the inference rows' tanh (float32: one
-    # expm1 formula, not training's two-branch one) against NumPy's, over
-    # a dense grid, tiny and huge arguments, the clamps, +-inf and NaN.
-    net = RecurrentNetwork("rnn", 1, (1,), 1, "tanh", dtype)
+    # act(x) after one step: the inference rows' activations (float32:
+    # tanh is one expm1 formula, not training's two-branch one; at the
+    # AVX-512 level both are _activations_avx512.h's) against double
+    # precision, over a dense grid, tiny and huge arguments, the clamps,
+    # +-inf and NaN. 4,001 sequences, so all but the last block of 16
+    # lanes are full.
+    net = RecurrentNetwork("rnn", 1, (1,), 1, activation, dtype)
     coefs = net.views(net.init_params(np.random.default_rng(0)))
     layer = coefs[0]
     layer["W_ih"][...] = 1
     layer["W_hh"][...] = 0
     layer["b_ih"][...] = 0
     layer["b_hh"][...] = 0
-    grid = np.concatenate([np.linspace(-12, 12, 200_001), [0.0, -0.0, 1e-30, -1e-30, 1e-6, 0.624,
+    grid = np.concatenate([np.linspace(-30, 30, 600_001), [0.0, -0.0, 1e-30, -1e-30, 1e-6, 0.624,
                                                            0.626, 43.5, 44.5, -43.5, -44.5,
-                                                           1e30, -1e30, np.inf, -np.inf]])
+                                                           87.5, -87.5, 88.5, -88.5, 1e30, -1e30,
+                                                           np.inf, -np.inf]])
     x = grid.astype(dtype)
     got = _layers.stack_infer("rnn", coefs[:-1], x.reshape(-1, 1, 1), _layers.Workspace(dtype),
-                              "tanh", False)[:, 0]
-    want = np.tanh(x.astype(np.float64))
+                              activation, False)[:, 0]
+    x64 = x.astype(np.float64)
+    want = np.tanh(x64) if activation == "tanh" else special.expit(x64)
     ulp = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
-    assert np.max(np.abs(got - want) / ulp) <= 3
+    # sigmoid's exp is clamped where 2^n stays normal (x >= -87 in float32,
+    # -708 in float64): below, the result is that tiny value, not exp(x)
+    exact = x64 >= -80 if activation == "sigmoid" else np.ones(x.shape, bool)
+    assert np.max(np.abs(got - want)[exact] / ulp[exact]) <= 3
+    assert np.all((got[~exact] >= 0) & (got[~exact] <= 1e-34))
     nan = _layers.stack_infer("rnn", coefs[:-1], np.full((2, 1, 1), np.nan, dtype),
-                              _layers.Workspace(dtype), "tanh", False)
+                              _layers.Workspace(dtype), activation, False)
     assert np.isnan(nan).all()

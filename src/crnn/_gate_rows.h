@@ -44,6 +44,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && (__GNUC__ >= 12)
 #define CRNN_SIMD_DISPATCH 1
+#include "_activations_avx512.h"
 #else
 #define CRNN_SIMD_DISPATCH 0
 #endif
@@ -120,6 +121,7 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
 #define CRNN_SUFFIX(name) CRNN_CAT3(name, CRNN_PRECISION, CRNN_LEVEL)
 
 #define CRNN_T float
+#define CRNN_IS_FLOAT 1
 #define CRNN_PRECISION _f
 #define CRNN_ROWS_TABLE struct crnn_rows_f_table
 #define CRNN_PGEMM_TABLE struct crnn_pgemm_f_table
@@ -129,6 +131,7 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
 #define CRNN_SQRT sqrtf
 #include "_gate_rows_levels.h"
 #undef CRNN_T
+#undef CRNN_IS_FLOAT
 #undef CRNN_PRECISION
 #undef CRNN_ROWS_TABLE
 #undef CRNN_PGEMM_TABLE
@@ -138,6 +141,7 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
 #undef CRNN_SQRT
 
 #define CRNN_T double
+#define CRNN_IS_FLOAT 0
 #define CRNN_PRECISION _d
 #define CRNN_ROWS_TABLE struct crnn_rows_d_table
 #define CRNN_PGEMM_TABLE struct crnn_pgemm_d_table
@@ -147,6 +151,7 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
 #define CRNN_SQRT sqrt
 #include "_gate_rows_levels.h"
 #undef CRNN_T
+#undef CRNN_IS_FLOAT
 #undef CRNN_PRECISION
 #undef CRNN_ROWS_TABLE
 #undef CRNN_PGEMM_TABLE
