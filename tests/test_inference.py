@@ -158,8 +158,7 @@ def test_inference_activation_is_accurate_everywhere(dtype, activation):
     # tanh is one expm1 formula, not training's two-branch one; at the
     # AVX-512 level both are _activations_avx512.h's) against double
     # precision, over a dense grid, tiny and huge arguments, the clamps,
-    # +-inf and NaN. 4,001 sequences, so all but the last block of 16
-    # lanes are full.
+    # +-inf and NaN. (With one unit, every row is a masked last block.)
     net = RecurrentNetwork("rnn", 1, (1,), 1, activation, dtype)
     coefs = net.views(net.init_params(np.random.default_rng(0)))
     layer = coefs[0]
