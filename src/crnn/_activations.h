@@ -24,16 +24,32 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The float reduction's constants, shared with _activations_avx512.h (whose
+ * results must stay these functions' to the bit): the clamp, 1 / ln2, the
+ * rounding constant 1.5 * 2^23, ln2 in two parts and the polynomial. */
+#define CRNN_EXPF_MIN (-87.0f)
+#define CRNN_EXPF_MAX 88.0f
+#define CRNN_EXPF_LOG2E 1.44269504088896341f
+#define CRNN_EXPF_ROUND 12582912.0f
+#define CRNN_EXPF_LN2_HI 0.693359375f
+#define CRNN_EXPF_LN2_LO (-2.12194440e-4f)
+#define CRNN_EXPF_P0 1.9875691500e-4f
+#define CRNN_EXPF_P1 1.3981999507e-3f
+#define CRNN_EXPF_P2 8.3334519073e-3f
+#define CRNN_EXPF_P3 4.1665795894e-2f
+#define CRNN_EXPF_P4 1.6666665459e-1f
+#define CRNN_EXPF_P5 5.0000001201e-1f
+
 /* exp(x) = scale (1 + q), scale = 2^n and q = expm1(r) = poly(r) r^2 + r for
  * x = n ln2 + r: the reduction crnn_expf and crnn_tanhf_expm1 share. */
 static inline float crnn_expf_reduced(float x, float *scale) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504088896341f + 12582912.0f;
-    float n = t - 12582912.0f;
-    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
-    float q = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r
-                 + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f)
+    x = x < CRNN_EXPF_MIN ? CRNN_EXPF_MIN : x;
+    x = x > CRNN_EXPF_MAX ? CRNN_EXPF_MAX : x;
+    float t = x * CRNN_EXPF_LOG2E + CRNN_EXPF_ROUND;
+    float n = t - CRNN_EXPF_ROUND;
+    float r = x - n * CRNN_EXPF_LN2_HI - n * CRNN_EXPF_LN2_LO;
+    float q = (((((CRNN_EXPF_P0 * r + CRNN_EXPF_P1) * r + CRNN_EXPF_P2) * r
+                 + CRNN_EXPF_P3) * r + CRNN_EXPF_P4) * r + CRNN_EXPF_P5)
               * r * r + r;
     int32_t bits;
     memcpy(&bits, &t, sizeof bits);

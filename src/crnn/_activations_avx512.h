@@ -18,27 +18,29 @@
 #ifndef CRNN_ACTIVATIONS_AVX512_H
 #define CRNN_ACTIVATIONS_AVX512_H
 #include <immintrin.h>
+#include "_activations.h"
 
 #define CRNN_AVX512 __attribute__((target("arch=x86-64-v4")))
 
 /* q = expm1(r) for x = n ln2 + r, |r| <= ln2 / 2, after clamping x to
  * [-87, 88] (where 2^n stays a normal number) */
 CRNN_AVX512 static inline __m512 crnn_expm1_reduced16(__m512 x, __m512 *n) {
-    x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-87.0f), x));
+    x = _mm512_min_ps(_mm512_set1_ps(CRNN_EXPF_MAX),
+                      _mm512_max_ps(_mm512_set1_ps(CRNN_EXPF_MIN), x));
     /* n = round(x / ln2) as crnn_expf_reduced rounds it (one fused
      * multiply-add with 1.5 * 2^23), so the results are crnn_sigmoidf's and
      * crnn_tanhf_expm1's to the bit */
-    __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f),
-                                             _mm512_set1_ps(12582912.0f)),
-                             _mm512_set1_ps(12582912.0f));
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(CRNN_EXPF_LOG2E),
+                                             _mm512_set1_ps(CRNN_EXPF_ROUND)),
+                             _mm512_set1_ps(CRNN_EXPF_ROUND));
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(CRNN_EXPF_LN2_HI), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(CRNN_EXPF_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(CRNN_EXPF_P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CRNN_EXPF_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CRNN_EXPF_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CRNN_EXPF_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CRNN_EXPF_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(CRNN_EXPF_P5));
     *n = k;
     return _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r);
 }
