@@ -23,12 +23,16 @@ PRODUCT_PATHS = tuple(os.environ.get("CRNN_TEST_PRODUCT_PATHS", "default,all-pac
 def product_path(request):
     """Run a test with crnn's default choice of product per shape (packed
     weights from K = 16 up, BLAS below) and again with every recurrent
-    product on packed weights, so that the small models of the tests also
-    cover the packed path."""
+    product on packed weights and backward's weight gradients in blocks of
+    5 rows, so that the small models of the tests also cover the packed
+    path and gradients summed over many blocks (a small model's pass is
+    otherwise one block)."""
     from crnn import _recurrent
 
-    saved = _recurrent.packed_min_k()
+    saved = _recurrent.packed_min_k(), _recurrent.block_rows()
     if request.param == "all-packed":
         _recurrent.set_packed_min_k(1)
+        _recurrent.set_block_rows(5)
     yield request.param
-    _recurrent.set_packed_min_k(saved)
+    _recurrent.set_packed_min_k(saved[0])
+    _recurrent.set_block_rows(saved[1])

@@ -87,10 +87,12 @@ def test_packed_gemm_empty_operands_and_shape_errors():
 # columns, the panels) below, at and across the panel widths; n_cols (B's
 # columns, the micro-tile rows) covering every left-over count; n_rows
 # across the 256-row blocks; and the workloads' shapes (W1 dW_hh, a GRU's 3H,
-# and deltas whose rows lie 2 KiB apart, which the driver keeps on BLAS).
+# an LSTM's 4H of 512 and a W3 delta whose rows lie 8 KiB apart, which the
+# driver keeps on BLAS).
 WEIGHT_SHAPES = [(n_out, n_cols, n_rows) for n_out in (1, 7, 16, 33, 96)
                  for n_cols, n_rows in ((1, 1), (3, 255), (9, 256), (17, 257), (8, 600))]
-WEIGHT_SHAPES += [(128, 32, 800), (512, 32, 3200), (384, 128, 300), (2048, 16, 260)]
+WEIGHT_SHAPES += [(128, 32, 800), (512, 32, 3200), (512, 128, 256), (384, 128, 300),
+                  (2048, 16, 260)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -102,6 +104,23 @@ def test_weight_gradient_matches_blas(shape, dtype):
     B = rng.standard_normal((n_rows, n_cols)).astype(dtype)
     dW = np.full((n_out, n_cols), np.nan, dtype)       # every element must be written
     _simd._weight_gradient(delta, B, dW)
+    assert rel_error(dW, delta.T @ B) < _tolerance(dtype, n_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 3, 5), (33, 17, 257), (512, 128, 300)],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("min_cols", [0, 1 << 20], ids=["atb", "blas"])
+def test_weight_gradient_accumulates_block_after_block(shape, dtype, min_cols):
+    # backward's blocks of rows: the first sets dW, the next ones add to it
+    n_out, n_cols, n_rows = shape
+    rng = np.random.default_rng(n_out + n_cols + n_rows)
+    delta = rng.standard_normal((n_rows, n_out)).astype(dtype)
+    B = rng.standard_normal((n_rows, n_cols)).astype(dtype)
+    dW = np.full((n_out, n_cols), np.nan, dtype)
+    edges = [0, n_rows // 3, n_rows // 3, n_rows]     # an empty block too
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        _simd._weight_gradient(delta[lo:hi], B[lo:hi], dW, min_cols, accumulate=lo > 0)
     assert rel_error(dW, delta.T @ B) < _tolerance(dtype, n_rows)
 
 

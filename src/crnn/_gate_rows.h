@@ -71,7 +71,7 @@ static const char *const crnn_simd_names[CRNN_SIMD_N] = {"baseline", "avx2", "av
                                   const T *, T *, T *, ptrdiff_t);                      \
         void (*gru_backward_row)(const T *, const T *, const T *, const T *, T *, T *,  \
                                  ptrdiff_t);                                            \
-        void (*column_sums)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);           \
+        void (*column_sums_add)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);       \
         void (*ln_row)(T *, const T *, const T *, T *, T *, T *, ptrdiff_t);            \
         void (*ln_row_backward)(const T *, const T *, T, const T *, T *, T *, T *,      \
                                 ptrdiff_t);                                             \
@@ -96,7 +96,7 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
         void (*gemm)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, const T *,  \
                      T *, ptrdiff_t, int);                                              \
         int (*gemm_atb)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,          \
-                        const T *, ptrdiff_t, T *, ptrdiff_t);                          \
+                        const T *, ptrdiff_t, T *, ptrdiff_t, int);                     \
         ptrdiff_t (*infer_packed_size)(int, ptrdiff_t, ptrdiff_t);                      \
         void (*pack_infer)(int, const T *, ptrdiff_t, ptrdiff_t, T *);                  \
         void (*infer_step)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *,        \
@@ -257,9 +257,9 @@ static inline void crnn_gru_backward_row##P(const T *a, const T *hn, const T *h_
                                             const T *dh_in, T *dh, T *d, ptrdiff_t n) { \
     crnn_rows##P->gru_backward_row(a, hn, h_prev, dh_in, dh, d, n);                    \
 }                                                                                       \
-static inline void crnn_column_sums##P(const T *A, ptrdiff_t n_rows, ptrdiff_t n_cols, \
-                                       ptrdiff_t ld, T *out) {                         \
-    crnn_rows##P->column_sums(A, n_rows, n_cols, ld, out);                             \
+static inline void crnn_column_sums_add##P(const T *A, ptrdiff_t n_rows,               \
+                                           ptrdiff_t n_cols, ptrdiff_t ld, T *out) {   \
+    crnn_rows##P->column_sums_add(A, n_rows, n_cols, ld, out);                         \
 }                                                                                       \
 static inline void crnn_ln_row##P(T *a, const T *gain, const T *bias, T *xhat,         \
                                   T *rstd, T *dst, ptrdiff_t n) {                      \
@@ -308,12 +308,12 @@ static inline void crnn_packed_gemm##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,   
                                        T *C, ptrdiff_t ldc, int accumulate) {          \
     crnn_pgemm##P->gemm(M, N, K, A, lda, packed, C, ldc, accumulate);                  \
 }                                                                                       \
-/* C[N x M] = B^T A without packing (crnn_gemm_atb; dW = delta^T H_prev   \
- * with A = H_prev, B = delta), -1 when out of memory */                        \
+/* C[N x M] (=|+=) B^T A without packing (crnn_gemm_atb; dW = delta^T       \
+ * H_prev with A = H_prev, B = delta), -1 when out of memory */                 \
 static inline int crnn_gemm_atb##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,   \
                                    ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,      \
-                                   ptrdiff_t ldc) {                                     \
-    return crnn_pgemm##P->gemm_atb(M, N, K, A, lda, B, ldb, C, ldc);                   \
+                                   ptrdiff_t ldc, int accumulate) {                     \
+    return crnn_pgemm##P->gemm_atb(M, N, K, A, lda, B, ldb, C, ldc, accumulate);       \
 }                                                                                       \
 /* W_cat packed for crnn_infer_step (_infer_step.inc), NULL when out of memory */       \
 static inline T *crnn_pack_infer##P(int cell, const T *W_cat, ptrdiff_t n_in,           \

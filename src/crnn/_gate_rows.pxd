@@ -30,10 +30,10 @@ cdef extern from "_gate_rows.h" nogil:
                                  const float* dh_in, float* dh, float* d, Py_ssize_t n)
     void crnn_gru_backward_row_d(const double* a, const double* hn, const double* h_prev,
                                  const double* dh_in, double* dh, double* d, Py_ssize_t n)
-    void crnn_column_sums_f(const float* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                            Py_ssize_t ld, float* out)
-    void crnn_column_sums_d(const double* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                            Py_ssize_t ld, double* out)
+    void crnn_column_sums_add_f(const float* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                                Py_ssize_t ld, float* out)
+    void crnn_column_sums_add_d(const double* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                                Py_ssize_t ld, double* out)
     void crnn_ln_row_f(float* a, const float* gain, const float* bias, float* xhat, float* rstd,
                         float* dst, Py_ssize_t n)
     void crnn_ln_row_backward_f(const float* dy, const float* xhat, float rstd, const float* gain,
@@ -60,9 +60,10 @@ cdef extern from "_gate_rows.h" nogil:
                             Py_ssize_t n, double b1, double b2, double lr, double eps)
 
 
-cdef inline void column_sums(const floating* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                             Py_ssize_t ld, floating* out) noexcept nogil:
+cdef inline void column_sums_add(const floating* A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                                 Py_ssize_t ld, floating* out) noexcept nogil:
+    """out[j] += the sum of A's ``n_rows`` rows (stride ``ld``) in column j."""
     if floating is float:
-        crnn_column_sums_f(A, n_rows, n_cols, ld, out)
+        crnn_column_sums_add_f(A, n_rows, n_cols, ld, out)
     else:
-        crnn_column_sums_d(A, n_rows, n_cols, ld, out)
+        crnn_column_sums_add_d(A, n_rows, n_cols, ld, out)

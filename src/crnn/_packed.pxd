@@ -19,10 +19,11 @@ cdef extern from "_gate_rows.h" nogil:
                             Py_ssize_t lda, const double* packed, double* C, Py_ssize_t ldc,
                             int accumulate)
     int crnn_gemm_atb_f(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float* A, Py_ssize_t lda,
-                        const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc)
+                        const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc,
+                        int accumulate)
     int crnn_gemm_atb_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double* A,
                         Py_ssize_t lda, const double* B, Py_ssize_t ldb, double* C,
-                        Py_ssize_t ldc)
+                        Py_ssize_t ldc, int accumulate)
     float* crnn_pack_infer_f(int cell, const float* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden)
     double* crnn_pack_infer_d(int cell, const double* W_cat, Py_ssize_t n_in,
                               Py_ssize_t n_hidden)
@@ -73,30 +74,35 @@ cdef inline void product(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floatin
 
 cdef enum:
     # delta's rows less than this far apart (bytes) go to crnn_gemm_atb
-    ATB_MAX_ROW_BYTES = 2048
+    ATB_MAX_ROW_BYTES = 8192
 
 
 cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t n_rows,
                                  const floating* delta, Py_ssize_t ld_delta, const floating* B,
                                  Py_ssize_t ldb, floating* dW, Py_ssize_t ldw,
-                                 Py_ssize_t min_cols) noexcept nogil:
-    """dW[n_out x n_cols] = delta^T B summed over ``n_rows`` rows (delta is
-    (n_rows x n_out), B (n_rows x n_cols), row strides ``ld_delta``, ``ldb``,
-    ``ldw``): a layer's dW_hh or dW_ih. Through crnn_gemm_atb, which reads
-    delta in place instead of BLAS's copy of it, from ``min_cols`` columns
-    up (narrower B stays BLAS, as short products do) while delta's rows lie
-    less than 2 KiB apart: wider rows made its strided panels as slow to
-    read as BLAS's copy (a W2 LSTM epoch gained nothing; W1's epochs gained
-    8-14% and W4 rnn's 12%, on one thread). BLAS also when crnn_gemm_atb
-    runs out of memory."""
+                                 Py_ssize_t min_cols, bint accumulate) noexcept nogil:
+    """dW[n_out x n_cols] (=, or += with ``accumulate``) delta^T B summed over
+    ``n_rows`` rows (delta is (n_rows x n_out), B (n_rows x n_cols), row
+    strides ``ld_delta``, ``ldb``, ``ldw``): a block of a layer's dW_hh or
+    dW_ih (backward's _input_side). Through crnn_gemm_atb, which reads delta
+    in place instead of BLAS's copy of it, from ``min_cols`` columns up
+    (narrower B stays BLAS, as short products do) while delta's rows lie
+    less than 8 KiB apart. On blocks still in cache it beat BLAS there (an
+    H = 128 LSTM's 2 KiB rows: 112 against 102 GF/s; float64 at 4 KiB: 55
+    against 48); at 8 KiB (W3's 4H = 2048) they tie. On a whole pass's
+    rows after they had left the cache, the strided panels were as slow as
+    BLAS's copy. BLAS also when crnn_gemm_atb runs out of memory."""
     cdef int status = -1
     if n_cols >= min_cols and ld_delta * <Py_ssize_t>sizeof(floating) < ATB_MAX_ROW_BYTES:
         if floating is float:
-            status = crnn_gemm_atb_f(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw)
+            status = crnn_gemm_atb_f(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw,
+                                     accumulate)
         else:
-            status = crnn_gemm_atb_d(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw)
+            status = crnn_gemm_atb_d(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw,
+                                     accumulate)
     if status != 0:
-        gemm(Trans, NoTrans, n_out, n_cols, n_rows, 1, delta, ld_delta, B, ldb, 0, dW, ldw)
+        gemm(Trans, NoTrans, n_out, n_cols, n_rows, 1, delta, ld_delta, B, ldb,
+             1 if accumulate else 0, dW, ldw)
 
 
 cdef inline int pack_infer(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,

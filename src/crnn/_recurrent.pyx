@@ -15,15 +15,15 @@ concatenated, so ``X`` is (n_rows, I) with n_rows = sum of the lengths. An
 equal-length batch packs to exactly the time-major (T, B, I) block. Every
 per-row buffer (gates, states, deltas, outputs) is packed the same way, so
 
-- the input projection of all steps, and after the loop the weight
-  gradients, dX and the bias sums, are single GEMMs over the valid rows
-  only (padding costs nothing);
+- the input projection of all steps is a single GEMM over the valid rows
+  only (padding costs nothing), and so are the weight gradients, dX and
+  the bias sums of each block of rows backward hands over;
 - the per-step GEMM of step t reads the contiguous block ``H_prev`` of
   its rows: the state that entered each row's step, copied from the
   previous step's output rows (the running sequences are a prefix of
   them) or, for a sequence starting at this step, from its initial state
-  in ``h_cur`` (B, H). ``H_prev`` is also the operand of dW_hh (one GEMM
-  over all rows) and of the GRU's backward row.
+  in ``h_cur`` (B, H). ``H_prev`` is also the operand of dW_hh and of the
+  GRU's backward row.
 
 That makes the reverse direction the same loop run from the last step to
 the first: a sequence of length L enters the reverse pass at step L - 1
@@ -40,15 +40,19 @@ so the two directions of a bidirectional layer write the two halves of one
 Cost structure per layer and direction: forward = one input-projection
 GEMM + per step one (bs_t x H) @ (H x G*H) GEMM and one row pass per
 sequence; backward = per step one row pass per sequence and one carry GEMM
-delta_t @ W_hh, then dW_hh, dW_ih and dX as GEMMs over all rows and the
-bias gradients as column sums. The vanilla cell and the LSTM accumulate the
-recurrent projection onto the input projection (beta = 1); the GRU keeps it
-apart in ``hh``, because r multiplies only the recurrent part of its n
-block. The per-step products (and every product of ``infer``, ``forecast``
+delta_t @ W_hh, and, each time the finished steps fill a block of rows
+(``WG_BLOCK_BYTES`` of delta), dW_hh, dW_ih and dX of those rows as GEMMs
+and the bias gradients as column sums, while the block is in cache (a
+pass's delta outgrows it: 6.5 MB at W4's LSTM). The vanilla cell and the
+LSTM accumulate the recurrent projection onto the input projection (beta =
+1); the GRU keeps it apart in ``hh``, because r multiplies only the
+recurrent part of its n block. The per-step products (and every product of ``infer``, ``forecast``
 and ``decode``) run on weights packed once per call (_packed_gemm.inc):
-BLAS would repack W_hh at every step. The GEMMs over all rows, and
-training's products with a short inner dimension (``packed_min_k``), stay
-BLAS; inference packs every product (its step fuses the gate pass in).
+BLAS would repack W_hh at every step; the projections over all rows
+(X @ W_ih^T, delta @ W_ih) are packed too. Training's step products with a
+short inner dimension (``packed_min_k``) stay BLAS, and the weight
+gradients go to crnn_gemm_atb or BLAS (``weight_gradient``); inference
+packs every product (its step fuses the gate pass in).
 
 GRU deltas: the n block has two pre-activation deltas, dn_pre for the input
 side and dn_pre * r for the recurrent side, so the GRU's delta rows are 4H
@@ -111,7 +115,7 @@ from crnn._packed cimport (infer_step, infer_width, pack_infer, pack_operand, pr
 from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
                           crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
-from crnn._gate_rows cimport column_sums
+from crnn._gate_rows cimport column_sums_add
 from crnn._rows cimport (gru_backward_row, gru_forward_row,
                          ln_row, ln_row_backward, lstm_backward_row, lstm_forward_row,
                          lstm_ln_backward_row, lstm_ln_output_row, rnn_backward_row,
@@ -164,6 +168,22 @@ def set_packed_min_k(Py_ssize_t k):
     """Set :func:`packed_min_k` (tests run both paths on small models)."""
     global _packed_min_k
     _packed_min_k = k
+
+
+# rows per block of backward's input side; 0: as many as fill WG_BLOCK_BYTES
+cdef Py_ssize_t _block_rows = 0
+
+
+def block_rows():
+    """Rows per block of backward's weight gradients (0: chosen by size)."""
+    return _block_rows
+
+
+def set_block_rows(Py_ssize_t rows):
+    """Set :func:`block_rows` (tests cut a small model's passes into many
+    blocks; 0 restores the choice by size)."""
+    global _block_rows
+    _block_rows = rows
 
 
 # The kernels' numbering must be the one crnn._spec defines.
@@ -231,15 +251,22 @@ def forward(int cell, int activation,
         Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
         # W_hh^T packed once for all the steps' products (_packed_gemm.inc)
         floating* packed_hh
+        floating* packed_ih = NULL
     if pack_operand(&W_hh[0, 0], n_hidden, n_hidden, n_gates, True, _packed_min_k,
                     &packed_hh) < 0:
+        raise MemoryError()
+    # W_ih^T packed for the input projection at every K: over a pass's rows
+    # the packing is paid once, and BLAS, which packs X as well, ran 7-35%
+    # slower at the workloads' shapes (benchmarks/NOTES.md)
+    if pack_operand(&W_ih[0, 0], n_in, n_in, n_gates, True, 1, &packed_ih) < 0:
+        free(packed_hh)
         raise MemoryError()
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
             # Input projection of every valid row at once: gates = X @ W_ih^T.
-            gemm(NoTrans, Trans, n_rows, n_gates, n_in,
-                 1, &X[0, 0], n_in, &W_ih[0, 0], n_in, 0, &gates[0, 0], n_gates)
+            product(n_rows, n_gates, n_in, &X[0, 0], n_in, &W_ih[0, 0], n_in, True, packed_ih,
+                    &gates[0, 0], n_gates, False)
             r0 = n_rows if reverse else 0
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
@@ -314,6 +341,69 @@ def forward(int cell, int activation,
         finally:
             crnn_fp_exit(fp)
             free(packed_hh)
+            free(packed_ih)
+
+
+cdef enum:
+    # Rows of delta per block of backward's input side: measured on the
+    # dW_hh of an H = 128 LSTM (delta rows 2 KiB), crnn_gemm_atb ran 112
+    # GF/s on blocks of 256-512 rows in cache and 84 on all 3200 rows of a
+    # part after they had left it (benchmarks/NOTES.md)
+    WG_BLOCK_BYTES = 512 * 1024
+
+
+cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first,
+                      Py_ssize_t n_in, Py_ssize_t n_hidden, Py_ssize_t n_gates,
+                      Py_ssize_t n_delta, const floating* delta, const floating* delta_ih,
+                      const floating* H_prev, const floating* X, const floating* W_ih,
+                      const floating* packed_ih, const floating* packed_ih_n,
+                      floating* dW_hh, floating* dW_ih, floating* db_hh, floating* db_ih,
+                      floating* dX, bint dX_accumulate) noexcept nogil:
+    """backward's products over rows [lo, lo + n) of a pass, set by the first
+    block and added to by the others: dW_hh += delta^T H_prev, dW_ih +=
+    delta^T X (delta_ih^T X with layer normalisation), db_hh (and the GRU's
+    db_ih of n) += delta's column sums, and dX = delta W_ih for those rows
+    (added to with ``dX_accumulate``; dX NULL: none). The biases shared by
+    both projections are copied by the caller once all blocks are in."""
+    cdef Py_ssize_t H2 = 2 * n_hidden
+    cdef bint acc = not first
+    delta += lo * n_delta
+    H_prev += lo * n_hidden
+    X += lo * n_in
+    if dX != NULL:
+        dX += lo * n_in
+    weight_gradient(n_gates, n_hidden, n, delta, n_delta, H_prev, n_hidden, dW_hh, n_hidden,
+                    _packed_min_k, acc)
+    if ln:
+        delta_ih += lo * n_gates
+        weight_gradient(n_gates, n_in, n, delta_ih, n_gates, X, n_in, dW_ih, n_in,
+                        _packed_min_k, acc)
+        if dX != NULL:
+            product(n, n_in, n_gates, delta_ih, n_gates, W_ih, n_in, False, packed_ih, dX, n_in,
+                    dX_accumulate)
+        return
+    if first:
+        memset(db_hh, 0, n_gates * sizeof(floating))
+    column_sums_add(delta, n, n_gates, n_delta, db_hh)
+    if cell == CELL_GRU:
+        # input side: delta's columns 0:2H (r, z) and 3H:4H (n)
+        weight_gradient(H2, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, _packed_min_k, acc)
+        weight_gradient(n_hidden, n_in, n, delta + n_gates, n_delta, X, n_in, dW_ih + H2 * n_in,
+                        n_in, _packed_min_k, acc)
+        if first:
+            memset(db_ih + H2, 0, n_hidden * sizeof(floating))
+        column_sums_add(delta + n_gates, n, n_hidden, n_delta, db_ih + H2)
+        if dX != NULL:
+            product(n, n_in, H2, delta, n_delta, W_ih, n_in, False, packed_ih, dX, n_in,
+                    dX_accumulate)
+            product(n, n_in, n_hidden, delta + n_gates, n_delta, W_ih + H2 * n_in, n_in, False,
+                    packed_ih_n, dX, n_in, True)
+    else:
+        weight_gradient(n_gates, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, _packed_min_k,
+                        acc)
+        if dX != NULL:
+            product(n, n_in, n_gates, delta, n_delta, W_ih, n_in, False, packed_ih, dX, n_in,
+                    dX_accumulate)
 
 
 def backward(int cell, int activation,
@@ -370,22 +460,50 @@ def backward(int cell, int activation,
         Py_ssize_t s, t, b, r, bs, r0, position, j
         # the GRU's row pass leaves z * dL/dh_t in dh_cur; its GEMM adds W_hh's part
         bint carry_accumulate = cell == CELL_GRU
-        floating dX_beta = 1 if dX_accumulate else 0
         bint has_dH = dH.shape[0] > 0
         # a layer whose outputs feed nothing but its final state (the top
         # layer read out once per sequence) gets one zero row instead of a
         # zeroed (n_rows, H) block
         floating* zero_row = NULL
         const floating* dh_in
+        # Weight and bias gradients and dX go block by block of rows as the
+        # steps finish them (_input_side), each block while its delta rows
+        # are in cache: rows [pend_lo, pend_hi) are done and not yet taken.
+        Py_ssize_t block_rows = (_block_rows if _block_rows > 0
+                                 else WG_BLOCK_BYTES // (n_delta * sizeof(floating)))
+        Py_ssize_t pend_lo = 0 if reverse else n_rows
+        Py_ssize_t pend_hi = pend_lo
+        bint first_block = True
+        const floating* delta_ih_p = &delta_ih[0, 0] if ln else NULL
+        floating* dX_p = &dX[0, 0] if dX.shape[0] > 0 else NULL
+    if block_rows < 1:
+        block_rows = 1
     # W_hh packed once for all the steps' carry products
     cdef floating* packed_hh
+    # W_ih packed for dX = delta W_ih (as the forward projection; the GRU's
+    # two pieces, r and z's rows and n's, apart)
+    cdef floating* packed_ih = NULL
+    cdef floating* packed_ih_n = NULL
     if pack_operand(&W_hh[0, 0], n_hidden, n_gates, n_hidden, False, _packed_min_k,
                     &packed_hh) < 0:
         raise MemoryError()
+    if dX.shape[0] > 0:
+        if cell == CELL_GRU and not ln:
+            if (pack_operand(&W_ih[0, 0], n_in, H2, n_in, False, 1, &packed_ih) < 0
+                    or pack_operand(&W_ih[H2, 0], n_in, n_hidden, n_in, False, 1,
+                                    &packed_ih_n) < 0):
+                free(packed_ih)
+                free(packed_hh)
+                raise MemoryError()
+        elif pack_operand(&W_ih[0, 0], n_in, n_gates, n_in, False, 1, &packed_ih) < 0:
+            free(packed_hh)
+            raise MemoryError()
     if not has_dH:
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
         if zero_row == NULL:
             free(packed_hh)
+            free(packed_ih)
+            free(packed_ih_n)
             raise MemoryError()
     if ln:
         # the row passes below add to these
@@ -398,6 +516,8 @@ def backward(int cell, int activation,
             if ln_work == NULL:
                 free(zero_row)
                 free(packed_hh)
+                free(packed_ih)
+                free(packed_ih_n)
                 raise MemoryError()
             memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
             memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
@@ -458,51 +578,49 @@ def backward(int cell, int activation,
                             memset(&dh_cur[b, 0], 0, n_hidden * sizeof(floating))
                             if cell == CELL_LSTM:
                                 memset(&dc_cur[b, 0], 0, n_hidden * sizeof(floating))
+                # The input side of the rows done since the last block, once
+                # they fill one: they are still in cache.
+                if reverse:
+                    pend_hi = r0 + bs
+                else:
+                    pend_lo = r0
+                if pend_hi - pend_lo >= block_rows:
+                    _input_side(cell, ln, pend_lo, pend_hi - pend_lo, first_block, n_in,
+                                n_hidden, n_gates, n_delta, &delta[0, 0], delta_ih_p,
+                                &H_prev[0, 0], &X[0, 0], &W_ih[0, 0], packed_ih, packed_ih_n,
+                                &dW_hh[0, 0], &dW_ih[0, 0], &db_hh[0], &db_ih[0], dX_p,
+                                dX_accumulate)
+                    first_block = False
+                    if reverse:
+                        pend_lo = pend_hi
+                    else:
+                        pend_hi = pend_lo
                 if reverse:
                     r0 += bs
 
-            # Recurrent side over all rows: dW_hh = delta^T H_prev, db_hh.
-            weight_gradient(n_gates, n_hidden, n_rows, &delta[0, 0], n_delta, &H_prev[0, 0],
-                            n_hidden, &dW_hh[0, 0], n_hidden, _packed_min_k)
+            if first_block or pend_hi > pend_lo:
+                _input_side(cell, ln, pend_lo, pend_hi - pend_lo, first_block, n_in, n_hidden,
+                            n_gates, n_delta, &delta[0, 0], delta_ih_p, &H_prev[0, 0], &X[0, 0],
+                            &W_ih[0, 0], packed_ih, packed_ih_n, &dW_hh[0, 0], &dW_ih[0, 0],
+                            &db_hh[0], &db_ih[0], dX_p, dX_accumulate)
             if ln:
                 # b_ih and b_hh are added after the normalisations: their
                 # gradients are the normalisations' bias gradients
                 memcpy(&db_hh[0], &dln_hh_b[0], n_gates * sizeof(floating))
                 memcpy(&db_ih[0], &dln_ih_b[0], n_gates * sizeof(floating))
-                weight_gradient(n_gates, n_in, n_rows, &delta_ih[0, 0], n_gates, &X[0, 0], n_in,
-                                &dW_ih[0, 0], n_in, _packed_min_k)
-                if dX.shape[0] > 0:
-                    gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
-                         1, &delta_ih[0, 0], n_gates, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
             elif cell == CELL_GRU:
-                column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
-                # Input side: columns 0:2H (r, z) and 3H:4H (n); b_ir, b_iz equal b_hr, b_hz.
-                weight_gradient(H2, n_in, n_rows, &delta[0, 0], n_delta, &X[0, 0], n_in,
-                                &dW_ih[0, 0], n_in, _packed_min_k)
-                weight_gradient(n_hidden, n_in, n_rows, &delta[0, n_gates], n_delta, &X[0, 0],
-                                n_in, &dW_ih[H2, 0], n_in, _packed_min_k)
-                column_sums(&delta[0, n_gates], n_rows, n_hidden, n_delta, &db_ih[H2])
-                for j in range(H2):
+                for j in range(H2):  # b_ir, b_iz enter as b_hr, b_hz do
                     db_ih[j] = db_hh[j]
-                if dX.shape[0] > 0:
-                    gemm(NoTrans, NoTrans, n_rows, n_in, H2,
-                         1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
-                    gemm(NoTrans, NoTrans, n_rows, n_in, n_hidden,
-                         1, &delta[0, n_gates], n_delta, &W_ih[H2, 0], n_in, 1, &dX[0, 0], n_in)
             else:
-                column_sums(&delta[0, 0], n_rows, n_gates, n_delta, &db_hh[0])
-                weight_gradient(n_gates, n_in, n_rows, &delta[0, 0], n_delta, &X[0, 0], n_in,
-                                &dW_ih[0, 0], n_in, _packed_min_k)
                 for j in range(n_gates):
                     db_ih[j] = db_hh[j]
-                if dX.shape[0] > 0:
-                    gemm(NoTrans, NoTrans, n_rows, n_in, n_gates,
-                         1, &delta[0, 0], n_delta, &W_ih[0, 0], n_in, dX_beta, &dX[0, 0], n_in)
         finally:
             crnn_fp_exit(fp)
             free(zero_row)
             free(ln_work)
             free(packed_hh)
+            free(packed_ih)
+            free(packed_ih_n)
 
 
 cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:

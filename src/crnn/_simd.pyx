@@ -75,10 +75,11 @@ from crnn._packed cimport pack_operand, product, weight_gradient
 
 
 def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floating[:, :] dW,
-                     Py_ssize_t min_cols=0):
-    """dW = delta.T @ B through the driver's weight-gradient product (with
-    the default ``min_cols`` = 0, every B on crnn_gemm_atb while delta's
-    rows lie under 2 KiB apart); for tests against BLAS. delta, B and dW may be strided views whose rows are
+                     Py_ssize_t min_cols=0, bint accumulate=False):
+    """dW = delta.T @ B (``+=`` with ``accumulate``) through the driver's
+    weight-gradient product (with the default ``min_cols`` = 0, every B on
+    crnn_gemm_atb while delta's rows lie under 8 KiB apart); for tests
+    against BLAS. delta, B and dW may be strided views whose rows are
     contiguous (a GRU's gate blocks are column slices of its delta)."""
     cdef Py_ssize_t n_rows = delta.shape[0], n_out = delta.shape[1], n_cols = B.shape[1]
     if B.shape[0] != n_rows or dW.shape[0] != n_out or dW.shape[1] != n_cols:
@@ -95,7 +96,8 @@ def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floatin
     cdef const floating* d = &delta[0, 0] if n_rows > 0 else &dW[0, 0]
     cdef const floating* b = &B[0, 0] if n_rows > 0 else &dW[0, 0]
     with nogil:
-        weight_gradient(n_out, n_cols, n_rows, d, ld_delta, b, ldb, &dW[0, 0], ldw, min_cols)
+        weight_gradient(n_out, n_cols, n_rows, d, ld_delta, b, ldb, &dW[0, 0], ldw, min_cols,
+                        accumulate)
 
 
 def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transposed,
