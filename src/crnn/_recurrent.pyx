@@ -46,13 +46,14 @@ and the bias gradients as column sums, while the block is in cache (a
 pass's delta outgrows it: 6.5 MB at W4's LSTM). The vanilla cell and the
 LSTM accumulate the recurrent projection onto the input projection (beta =
 1); the GRU keeps it apart in ``hh``, because r multiplies only the
-recurrent part of its n block. The per-step products (and every product of ``infer``, ``forecast``
-and ``decode``) run on weights packed once per call (_packed_gemm.inc):
-BLAS would repack W_hh at every step; the projections over all rows
-(X @ W_ih^T, delta @ W_ih) are packed too. Training's step products with a
-short inner dimension (``packed_min_k``) stay BLAS, and the weight
-gradients go to crnn_gemm_atb or BLAS (``weight_gradient``); inference
-packs every product (its step fuses the gate pass in).
+recurrent part of its n block. The per-step products (and every product
+of ``infer``, ``forecast`` and ``decode``) run on weights packed once per
+call (_packed_gemm.inc): BLAS would repack W_hh at every step. The
+projections over all rows (X @ W_ih^T, delta @ W_ih) are packed too.
+Training's step products with a short inner dimension (``packed_min_k``)
+stay BLAS, and the weight gradients go to crnn_gemm_atb or BLAS
+(``weight_gradient``); inference packs every product (its step fuses the
+gate pass in).
 
 GRU deltas: the n block has two pre-activation deltas, dn_pre for the input
 side and dn_pre * r for the recurrent side, so the GRU's delta rows are 4H
