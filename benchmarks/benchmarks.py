@@ -217,6 +217,44 @@ class RecurrentProduct:
                              blas=implementation == "blas")
 
 
+class WeightGradient:
+    """dW = delta^T H_prev over one part's 3200 rows of a W2/W4 LSTM (delta
+    rows of 4H = 512 floats, H_prev of 128), one thread, through
+    crnn_gemm_atb (``atb``) or BLAS: in backward's blocks of 256 rows (the
+    first sets dW, the others add) or in one pass over all rows. Backward
+    runs the blocked atb since the eighth session and ran the one-pass BLAS
+    before (benchmarks/NOTES.md). Alone, all rows stay in L3 and the blocks
+    gain little; inside an epoch, with the other core's part and every
+    layer's caches competing, the one pass ran at 67 GF/s.
+    """
+
+    params = [["blocks of 256", "one pass"], ["atb", "blas"]]
+    param_names = ["rows", "implementation"]
+    ROWS, OUT, COLS, BLOCK = 3200, 512, 128, 256
+
+    def setup(self, rows, implementation):
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+
+        rng = np.random.default_rng(0)
+        self.delta = rng.standard_normal((self.ROWS, self.OUT)).astype(np.float32)
+        self.H = rng.standard_normal((self.ROWS, self.COLS)).astype(np.float32)
+        self.dW = np.zeros((self.OUT, self.COLS), np.float32)
+        self.limits = threadpool_limits(limits=1, user_api="blas")
+
+    def teardown(self, rows, implementation):
+        self.limits.restore_original_limits()
+
+    def time_weight_gradient(self, rows, implementation):
+        from crnn import _simd
+
+        min_cols = 0 if implementation == "atb" else 1 << 30
+        block = self.BLOCK if rows == "blocks of 256" else self.ROWS
+        for lo in range(0, self.ROWS, block):
+            _simd._weight_gradient(self.delta[lo:lo + block], self.H[lo:lo + block], self.dW,
+                                   min_cols, accumulate=lo > 0)
+
+
 class ConcurrentFits:
     """Two W1 epochs at once, in two threads, each fit splitting its
     minibatches over crnn's threads: more busy threads than cores.
