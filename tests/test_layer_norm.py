@@ -15,6 +15,10 @@ from .conftest import CELLS, DTYPES
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 
+# every test again with all products packed and backward cut into small
+# blocks (conftest.product_path): the normalisations' deltas too
+pytestmark = pytest.mark.usefixtures("product_path")
+
 
 def _with_layer_norm(cell, layers, rng, bidirectional=False):
     """Add LN gains and biases away from their 1/0 init, so that a wrong

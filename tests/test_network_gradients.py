@@ -23,6 +23,10 @@ from .conftest import CELLS
 from ._numerics import FD_EPS, FD_TOL  # noqa: E402
 B, T, I, O = 4, 5, 3, 3
 
+# every test again with all products packed and backward cut into small
+# blocks (conftest.product_path): stacks pass dX down block by block
+pytestmark = pytest.mark.usefixtures("product_path")
+
 
 def _problem(cell, hidden_sizes, loss, return_sequences, seed=0):
     rng = np.random.default_rng(seed)
