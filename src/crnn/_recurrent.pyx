@@ -15,9 +15,10 @@ concatenated, so ``X`` is (n_rows, I) with n_rows = sum of the lengths. An
 equal-length batch packs to exactly the time-major (T, B, I) block. Every
 per-row buffer (gates, states, deltas, outputs) is packed the same way, so
 
-- the input projection of all steps is a single GEMM over the valid rows
-  only (padding costs nothing), and so are the weight gradients, dX and
-  the bias sums of each block of rows backward hands over;
+- the input projection is a GEMM over the valid rows only (padding costs
+  nothing), one per block of rows a few steps ahead of the recurrence, and
+  so are the weight gradients, dX and the bias sums of each block of rows
+  backward hands over;
 - the per-step GEMM of step t reads the contiguous block ``H_prev`` of
   its rows: the state that entered each row's step, copied from the
   previous step's output rows (the running sequences are a prefix of
@@ -37,9 +38,11 @@ The layer's output rows go to columns ``out_col:out_col + H`` of ``H_out``,
 so the two directions of a bidirectional layer write the two halves of one
 (n_rows, 2H) buffer without a concatenation copy.
 
-Cost structure per layer and direction: forward = one input-projection
-GEMM + per step one (bs_t x H) @ (H x G*H) GEMM and one row pass per
-sequence; backward = per step one row pass per sequence and one carry GEMM
+Cost structure per layer and direction: forward = an input-projection
+GEMM per block of rows (``WG_BLOCK_BYTES`` of gates, projected just before
+the steps reach them, so that each step adds its recurrent product to rows
+still in cache) + per step one (bs_t x H) @ (H x G*H) GEMM and one row pass
+per sequence; backward = per step one row pass per sequence and one carry GEMM
 delta_t @ W_hh, and, each time the finished steps fill a block of rows
 (``WG_BLOCK_BYTES`` of delta), dW_hh, dW_ih and dX of those rows as GEMMs
 and the bias gradients as column sums, while the block is in cache (a
@@ -176,7 +179,8 @@ cdef Py_ssize_t _block_rows = 0
 
 
 def block_rows():
-    """Rows per block of backward's weight gradients (0: chosen by size)."""
+    """Rows per block of forward's input projection and backward's weight
+    gradients (0: chosen by size)."""
     return _block_rows
 
 
@@ -205,6 +209,15 @@ cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t wi
     for r in range(n_rows):
         ln_row(A + r * lda, gain, bias, xhat + r * ldx, rstd + r * ld_rstd,
                dst + r * ld_dst if dst != NULL else NULL, width)
+
+
+cdef enum:
+    # Bytes of delta per block of backward's input side (and of gates per
+    # block of forward's input projection): measured on the dW_hh of an
+    # H = 128 LSTM (delta rows 2 KiB), crnn_gemm_atb ran 112 GF/s on blocks
+    # of 256-512 rows in cache and 84 on all 3200 rows of a part after they
+    # had left it (benchmarks/NOTES.md)
+    WG_BLOCK_BYTES = 512 * 1024
 
 
 def forward(int cell, int activation,
@@ -250,6 +263,15 @@ def forward(int cell, int activation,
         # the previous step's first row, batch size (0: none yet), and the
         # rows it carries into this step
         Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
+        # The input projection goes a block of rows (WG_BLOCK_BYTES of
+        # gates) ahead of the steps, so that each step's rows are still in
+        # cache when its product adds to them: rows [proj_lo, proj_hi) are
+        # projected.
+        Py_ssize_t proj_rows = (_block_rows if _block_rows > 0
+                                else WG_BLOCK_BYTES // (n_gates * sizeof(floating)))
+        Py_ssize_t proj_lo = n_rows if reverse else 0
+        Py_ssize_t proj_hi = proj_lo
+        Py_ssize_t edge
         # W_hh^T packed once for all the steps' products (_packed_gemm.inc)
         floating* packed_hh
         floating* packed_ih = NULL
@@ -265,15 +287,28 @@ def forward(int cell, int activation,
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
-            # Input projection of every valid row at once: gates = X @ W_ih^T.
-            product(n_rows, n_gates, n_in, &X[0, 0], n_in, &W_ih[0, 0], n_in, True, packed_ih,
-                    &gates[0, 0], n_gates, False)
+            if proj_rows < 1:
+                proj_rows = 1
             r0 = n_rows if reverse else 0
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
                 bs = batch_sizes[t]
                 if reverse:
                     r0 -= bs
+                # gates = X @ W_ih^T for the next block of rows once the
+                # step's rows are not all projected
+                if reverse and r0 < proj_lo:
+                    edge = r0 if r0 < proj_lo - proj_rows else proj_lo - proj_rows
+                    edge = edge if edge > 0 else 0
+                    product(proj_lo - edge, n_gates, n_in, &X[edge, 0], n_in, &W_ih[0, 0], n_in,
+                            True, packed_ih, &gates[edge, 0], n_gates, False)
+                    proj_lo = edge
+                elif not reverse and r0 + bs > proj_hi:
+                    edge = r0 + bs if r0 + bs > proj_hi + proj_rows else proj_hi + proj_rows
+                    edge = edge if edge < n_rows else n_rows
+                    product(edge - proj_hi, n_gates, n_in, &X[proj_hi, 0], n_in, &W_ih[0, 0],
+                            n_in, True, packed_ih, &gates[proj_hi, 0], n_gates, False)
+                    proj_hi = edge
                 # H_prev holds the state entering each row's step: the previous
                 # step's output for the sequences it ran, the initial state in
                 # h_cur for those starting here (the reverse direction's longer
@@ -343,14 +378,6 @@ def forward(int cell, int activation,
             crnn_fp_exit(fp)
             free(packed_hh)
             free(packed_ih)
-
-
-cdef enum:
-    # Rows of delta per block of backward's input side: measured on the
-    # dW_hh of an H = 128 LSTM (delta rows 2 KiB), crnn_gemm_atb ran 112
-    # GF/s on blocks of 256-512 rows in cache and 84 on all 3200 rows of a
-    # part after they had left it (benchmarks/NOTES.md)
-    WG_BLOCK_BYTES = 512 * 1024
 
 
 cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first,
