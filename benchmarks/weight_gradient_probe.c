@@ -30,13 +30,13 @@ int main(void) {
         for (long i = 0; i < (long)R * GH; i++) delta[i] = (rand() / (float)RAND_MAX - 0.5f);
         for (long i = 0; i < (long)R * N; i++) Hp[i] = (rand() / (float)RAND_MAX - 0.5f);
         scipy_cblas_sgemm(101, 112, 111, GH, N, R, 1, delta, GH, Hp, N, 0, C1, N);
-        crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N);
+        crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N, 0);
         double err = 0; for (long i = 0; i < (long)GH * N; i++) err = fmax(err, fabs(C1[i] - C2[i]));
         double flops = 2.0 * R * GH * N; int reps = (int)(3e9 / flops) + 3;
         double best1 = 1e9, best2 = 1e9;
         for (int round = 0; round < 5; round++) {
             double t0 = now(); for (int r = 0; r < reps; r++) scipy_cblas_sgemm(101, 112, 111, GH, N, R, 1, delta, GH, Hp, N, 0, C1, N);
-            double t1 = now(); for (int r = 0; r < reps; r++) crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N);
+            double t1 = now(); for (int r = 0; r < reps; r++) crnn_gemm_atb_f(N, GH, R, Hp, N, delta, GH, C2, N, 0);
             double t2 = now();
             if (t1 - t0 < best1) best1 = t1 - t0;
             if (t2 - t1 < best2) best2 = t2 - t1;
