@@ -44,6 +44,17 @@ typedef struct {
     double seconds;
 } worker_t;
 
+/* The LSTM inference row of the level crnn chose (the rows are inlined into
+ * crnn_infer_step and have no dispatched name of their own) */
+static void lstm_infer_row(float *a, const float *bias, float *c, float *h, ptrdiff_t n) {
+    if (crnn_simd_level == CRNN_SIMD_AVX512)
+        crnn_lstm_infer_row_f_avx512(a, bias, c, h, n);
+    else if (crnn_simd_level == CRNN_SIMD_AVX2)
+        crnn_lstm_infer_row_f_avx2(a, bias, c, h, n);
+    else
+        crnn_lstm_infer_row_f_sse2(a, bias, c, h, n);
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -91,8 +102,8 @@ static void *run(void *arg) {
         float *h_next = s->H_out + (t + 1) * M * H + w->r0 * H;
         crnn_packed_gemm_f(w->rows, 4 * n, H, h_prev, H, w->packed, w->gates, 4 * n, 0);
         for (ptrdiff_t r = 0; r < w->rows; r++)
-            crnn_lstm_infer_row_f(w->gates + r * 4 * n, w->bias, w->c + r * n,
-                                  h_next + r * H + w->u0, n);
+            lstm_infer_row(w->gates + r * 4 * n, w->bias, w->c + r * n,
+                           h_next + r * H + w->u0, n);
         if (s->column_split) barrier(s, &local_sense);
     }
     barrier(s, &local_sense);
