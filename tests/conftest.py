@@ -23,10 +23,10 @@ PRODUCT_PATHS = tuple(os.environ.get("CRNN_TEST_PRODUCT_PATHS", "default,all-pac
 def product_path(request):
     """Run a test with crnn's default choice of product per shape (packed
     weights from K = 16 up, BLAS below) and again with every recurrent
-    product on packed weights and backward's weight gradients in blocks of
-    5 rows, so that the small models of the tests also cover the packed
-    path and gradients summed over many blocks (a small model's pass is
-    otherwise one block)."""
+    product on packed weights and passes cut into blocks of 5 rows (the
+    forward's input projection, backward's weight gradients), so that the
+    small models of the tests also cover the packed path and sums over many
+    blocks (a small model's pass is otherwise one block)."""
     from crnn import _recurrent
 
     saved = _recurrent.packed_min_k(), _recurrent.block_rows()

@@ -39,12 +39,12 @@ so the two directions of a bidirectional layer write the two halves of one
 (n_rows, 2H) buffer without a concatenation copy.
 
 Cost structure per layer and direction: forward = an input-projection
-GEMM per block of rows (``WG_BLOCK_BYTES`` of gates, projected just before
+GEMM per block of rows (``ROW_BLOCK_BYTES`` of gates, projected just before
 the steps reach them, so that each step adds its recurrent product to rows
 still in cache) + per step one (bs_t x H) @ (H x G*H) GEMM and one row pass
 per sequence; backward = per step one row pass per sequence and one carry GEMM
 delta_t @ W_hh, and, each time the finished steps fill a block of rows
-(``WG_BLOCK_BYTES`` of delta), dW_hh, dW_ih and dX of those rows as GEMMs
+(``ROW_BLOCK_BYTES`` of delta), dW_hh, dW_ih and dX of those rows as GEMMs
 and the bias gradients as column sums, while the block is in cache (a
 pass's delta outgrows it: 6.5 MB at W4's LSTM). The vanilla cell and the
 LSTM accumulate the recurrent projection onto the input projection (beta =
@@ -174,8 +174,23 @@ def set_packed_min_k(Py_ssize_t k):
     _packed_min_k = k
 
 
-# rows per block of backward's input side; 0: as many as fill WG_BLOCK_BYTES
+cdef enum:
+    # Bytes per block of rows of forward's input projection (gates) and of
+    # backward's input side (delta): measured on the dW_hh of an H = 128
+    # LSTM (delta rows 2 KiB), crnn_gemm_atb ran 112 GF/s on blocks of
+    # 256-512 rows in cache and 84 on all 3200 rows of a part after they had
+    # left it (benchmarks/NOTES.md)
+    ROW_BLOCK_BYTES = 512 * 1024
+
+
+# rows per block (set_block_rows); 0: as many as fill ROW_BLOCK_BYTES
 cdef Py_ssize_t _block_rows = 0
+
+
+cdef inline Py_ssize_t _rows_per_block(Py_ssize_t row_bytes) noexcept nogil:
+    """Rows per block of a pass's buffer whose rows are ``row_bytes`` long."""
+    cdef Py_ssize_t rows = _block_rows if _block_rows > 0 else ROW_BLOCK_BYTES // row_bytes
+    return rows if rows > 0 else 1
 
 
 def block_rows():
@@ -209,15 +224,6 @@ cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t wi
     for r in range(n_rows):
         ln_row(A + r * lda, gain, bias, xhat + r * ldx, rstd + r * ld_rstd,
                dst + r * ld_dst if dst != NULL else NULL, width)
-
-
-cdef enum:
-    # Bytes of delta per block of backward's input side (and of gates per
-    # block of forward's input projection): measured on the dW_hh of an
-    # H = 128 LSTM (delta rows 2 KiB), crnn_gemm_atb ran 112 GF/s on blocks
-    # of 256-512 rows in cache and 84 on all 3200 rows of a part after they
-    # had left it (benchmarks/NOTES.md)
-    WG_BLOCK_BYTES = 512 * 1024
 
 
 def forward(int cell, int activation,
@@ -263,12 +269,11 @@ def forward(int cell, int activation,
         # the previous step's first row, batch size (0: none yet), and the
         # rows it carries into this step
         Py_ssize_t prev_r0 = 0, bs_prev = 0, n_carry, bs_next
-        # The input projection goes a block of rows (WG_BLOCK_BYTES of
+        # The input projection goes a block of rows (ROW_BLOCK_BYTES of
         # gates) ahead of the steps, so that each step's rows are still in
         # cache when its product adds to them: rows [proj_lo, proj_hi) are
         # projected.
-        Py_ssize_t proj_rows = (_block_rows if _block_rows > 0
-                                else WG_BLOCK_BYTES // (n_gates * sizeof(floating)))
+        Py_ssize_t proj_rows = _rows_per_block(n_gates * sizeof(floating))
         Py_ssize_t proj_lo = n_rows if reverse else 0
         Py_ssize_t proj_hi = proj_lo
         Py_ssize_t edge
@@ -287,8 +292,6 @@ def forward(int cell, int activation,
     with nogil:
         fp = crnn_fp_enter(_flush)
         try:
-            if proj_rows < 1:
-                proj_rows = 1
             r0 = n_rows if reverse else 0
             for s in range(n_steps):
                 t = n_steps - 1 - s if reverse else s
@@ -497,15 +500,12 @@ def backward(int cell, int activation,
         # Weight and bias gradients and dX go block by block of rows as the
         # steps finish them (_input_side), each block while its delta rows
         # are in cache: rows [pend_lo, pend_hi) are done and not yet taken.
-        Py_ssize_t block_rows = (_block_rows if _block_rows > 0
-                                 else WG_BLOCK_BYTES // (n_delta * sizeof(floating)))
+        Py_ssize_t block_rows = _rows_per_block(n_delta * sizeof(floating))
         Py_ssize_t pend_lo = 0 if reverse else n_rows
         Py_ssize_t pend_hi = pend_lo
         bint first_block = True
         const floating* delta_ih_p = &delta_ih[0, 0] if ln else NULL
         floating* dX_p = &dX[0, 0] if dX.shape[0] > 0 else NULL
-    if block_rows < 1:
-        block_rows = 1
     # W_hh packed once for all the steps' carry products
     cdef floating* packed_hh
     # W_ih packed for dX = delta W_ih (as the forward projection; the GRU's
