@@ -44,15 +44,27 @@ typedef struct {
     double seconds;
 } worker_t;
 
-/* The LSTM inference row of the level crnn chose (the rows are inlined into
- * crnn_infer_step and have no dispatched name of their own) */
-static void lstm_infer_row(float *a, const float *bias, float *c, float *h, ptrdiff_t n) {
-    if (crnn_simd_level == CRNN_SIMD_AVX512)
-        crnn_lstm_infer_row_f_avx512(a, bias, c, h, n);
-    else if (crnn_simd_level == CRNN_SIMD_AVX2)
-        crnn_lstm_infer_row_f_avx2(a, bias, c, h, n);
-    else
-        crnn_lstm_infer_row_f_sse2(a, bias, c, h, n);
+/* The LSTM inference rows of the level crnn chose (they are inlined into
+ * crnn_infer_step and have no dispatched names of their own): the cell
+ * state of every row first, then every row's output, as the step runs them */
+static void lstm_infer_rows(float *a, const float *bias, float *c, float *h, ptrdiff_t ldh,
+                            ptrdiff_t rows, ptrdiff_t n) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        if (crnn_simd_level == CRNN_SIMD_AVX512)
+            crnn_lstm_infer_cell_row_f_avx512(a + r * 4 * n, bias, c + r * n, n);
+        else if (crnn_simd_level == CRNN_SIMD_AVX2)
+            crnn_lstm_infer_cell_row_f_avx2(a + r * 4 * n, bias, c + r * n, n);
+        else
+            crnn_lstm_infer_cell_row_f_sse2(a + r * 4 * n, bias, c + r * n, n);
+    }
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        if (crnn_simd_level == CRNN_SIMD_AVX512)
+            crnn_lstm_infer_out_row_f_avx512(a + r * 4 * n, c + r * n, h + r * ldh, n);
+        else if (crnn_simd_level == CRNN_SIMD_AVX2)
+            crnn_lstm_infer_out_row_f_avx2(a + r * 4 * n, c + r * n, h + r * ldh, n);
+        else
+            crnn_lstm_infer_out_row_f_sse2(a + r * 4 * n, c + r * n, h + r * ldh, n);
+    }
 }
 
 static double now(void) {
@@ -101,9 +113,7 @@ static void *run(void *arg) {
         const float *h_prev = s->H_out + t * M * H + w->r0 * H;
         float *h_next = s->H_out + (t + 1) * M * H + w->r0 * H;
         crnn_packed_gemm_f(w->rows, 4 * n, H, h_prev, H, w->packed, w->gates, 4 * n, 0);
-        for (ptrdiff_t r = 0; r < w->rows; r++)
-            lstm_infer_row(w->gates + r * 4 * n, w->bias, w->c + r * n,
-                           h_next + r * H + w->u0, n);
+        lstm_infer_rows(w->gates, w->bias, w->c, h_next + w->u0, H, w->rows, n);
         if (s->column_split) barrier(s, &local_sense);
     }
     barrier(s, &local_sense);
