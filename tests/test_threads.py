@@ -8,6 +8,7 @@ so that they cover those paths on any machine.
 """
 import contextlib
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -390,3 +391,99 @@ def test_a_part_that_raises_in_a_worker_reaches_the_caller_after_every_part_ende
                      random_state=0).fit(X, y)
     after = {t for t in threading.enumerate() if t.name == "crnn-part"}
     assert after <= before
+
+
+def test_part_worker_reports_whether_its_part_still_runs():
+    worker = _threads.PartWorker()
+    try:
+        assert not worker.running()
+        release = threading.Event()
+        worker.submit(lambda: release.wait(5))
+        assert worker.running()
+        release.set()
+        assert worker.result() is True
+        assert not worker.running()
+    finally:
+        worker.close()
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_an_epoch_gathers_each_part_once_and_ahead_while_workers_run(monkeypatch, dropout):
+    # The calling thread gathers the next minibatch's parts while a worker
+    # still runs its part: every part is gathered exactly once, some of
+    # them ahead in the main thread, and the epoch's parameters are those of
+    # minibatch steps that gather every part in its own thread (dropout
+    # masks drawn in the same order).
+    from crnn._network import RecurrentNetwork
+    from crnn._training import Hyper, SequenceData, Trainer, new_optimizer_state
+
+    X, y = _data(n=96)
+    net = RecurrentNetwork("gru", X.shape[2], (5, 4), 1, "tanh", np.float64)
+    start = net.init_params(np.random.default_rng(1))
+    order = np.random.default_rng(2).permutation(X.shape[0])
+    batch = 16
+    gathered = []
+    original = Trainer._gather_part
+
+    def counted(self, data, rows, p, *args):
+        gathered.append((tuple(rows[p::2]), threading.current_thread() is threading.main_thread()))
+        return original(self, data, rows, p, *args)
+
+    monkeypatch.setattr(Trainer, "_gather_part", counted)
+    # the worker's part is slow, so the main thread always finds it running
+    slow = RecurrentNetwork.loss_grad
+
+    def slow_in_worker(self, *args):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.005)
+        return slow(self, *args)
+
+    monkeypatch.setattr(RecurrentNetwork, "loss_grad", slow_in_worker)
+    results = {}
+    for ahead in (True, False):
+        gathered.clear()
+        params = start.copy()
+        data = SequenceData(X, y[:, None])
+        with _threads._forced_threads(2), Trainer(
+                net, params, new_optimizer_state(net.n_params, np.float64, "adam"),
+                Hyper("adam", 1e-2, 1e-4, 5.0, dropout=dropout), batch_size=batch, n_parts=2,
+                dropout_rng=np.random.default_rng(3)) as trainer:
+            if ahead:
+                loss, _ = trainer.epoch(data, order)
+            else:
+                losses = [trainer.step(data, order[s:s + batch])
+                          for s in range(0, order.shape[0], batch)]
+                loss = float(np.mean(losses))
+        results[ahead] = (params, loss, list(gathered))
+    (params_a, loss_a, gathered_a), (params_b, loss_b, gathered_b) = results[True], results[False]
+    np.testing.assert_array_equal(params_a, params_b)
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    n_parts = 2 * (X.shape[0] // batch)
+    assert len(gathered_a) == len(set(r for r, _ in gathered_a)) == n_parts
+    assert len(gathered_b) == n_parts
+    # ahead: every minibatch after the first was gathered in the main thread
+    in_main = [r for r, main in gathered_a if main]
+    assert len(in_main) == n_parts - 1
+    assert sum(main for _, main in gathered_b) == n_parts // 2
+
+
+def test_a_part_whose_gather_ahead_failed_raises_when_it_is_run():
+    from crnn._training import _Part
+
+    calls = []
+
+    def gather():
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("transient")
+        raise ValueError("bad rows")
+
+    part = _Part(gather)
+    part.prefetch()                    # the error is left for the part's own call
+    with pytest.raises(ValueError, match="bad rows"):
+        part()
+    ok = _Part(lambda: calls.append(2) or "batch")
+    ok.prefetch()
+    n = len(calls)
+    assert ok() == "batch" and len(calls) == n   # not gathered again
+    assert ok() == "batch" and len(calls) == n + 1   # a second call gathers anew

@@ -254,6 +254,10 @@ class PartWorker:
             raise error
         return value
 
+    def running(self):
+        """Whether the submitted call has not returned yet."""
+        return self._busy and not self._done.is_set()
+
     def close(self):
         """Let a submitted call finish, then end the thread (idempotent)."""
         if self._thread is None:
