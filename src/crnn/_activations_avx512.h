@@ -62,6 +62,20 @@ CRNN_AVX512 static inline __m512 crnn_tanh16(__m512 x) {
     return _mm512_div_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
 }
 
+/* 16 lanes under the mask m, with a plain load or store when every lane is
+ * in. The inference rows read the pre-activations the packed product has
+ * just stored, with plain stores: a masked load does not take its data from
+ * a store still in the store buffer (it waits for the store to reach L1),
+ * and a perf profile of W1 gru predicts had a fifth of the row's samples on
+ * the first instruction after those loads. Plain loads where possible made
+ * W1 gru and lstm predicts 1.5-2% faster. */
+CRNN_AVX512 static inline __m512 crnn_load16(__mmask16 m, const float *p) {
+    return m == (__mmask16)0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+CRNN_AVX512 static inline void crnn_store16(float *p, __mmask16 m, __m512 v) {
+    if (m == (__mmask16)0xFFFF) _mm512_storeu_ps(p, v); else _mm512_mask_storeu_ps(p, m, v);
+}
+
 /* lanes j .. min(j + 16, n) - 1 of a row of n */
 CRNN_AVX512 static inline __mmask16 crnn_lanes16(ptrdiff_t j, ptrdiff_t n) {
     return n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
