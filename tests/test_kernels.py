@@ -12,7 +12,7 @@ from ._numerics import KERNEL_RTOL as RTOL  # noqa: E402
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (3, 5, 7), (17, 2, 9)])
+@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (3, 5, 7), (17, 2, 9), (70, 40, 30)])
 def test_gemm_row_major(dtype, trans_a, trans_b, m, n, k, rng):
     A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
     B = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
@@ -20,6 +20,50 @@ def test_gemm_row_major(dtype, trans_a, trans_b, m, n, k, rng):
     expected = 0.5 * (A.T if trans_a else A) @ (B.T if trans_b else B) + 2.0 * C
     _blas.gemm_memview(trans_a, trans_b, dtype(0.5), A, B, dtype(2.0), C)
     np.testing.assert_allclose(C, expected, rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+def test_a_large_product_lets_other_threads_run():
+    # The product releases the GIL (fits in threads, the training parts): a
+    # Python thread keeps ticking while one runs. Were the GIL held, no tick
+    # could fall in the middle of the call: the ticking thread could run at
+    # most one switch interval after the call's start time was read.
+    import sys
+    import threading
+    import time
+
+    A = np.ones((1600, 1600))
+    C = np.zeros((1600, 1600))
+    ticks, stop = [], threading.Event()
+    started = threading.Event()
+
+    def tick():
+        started.set()
+        n = 0
+        while not stop.is_set():
+            n += 1
+            if n % 64 == 0:
+                ticks.append(time.perf_counter())
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    started.wait()
+    middles = []
+    try:
+        for _ in range(3):
+            t0 = time.perf_counter()
+            _blas.gemm_memview(False, False, 1.0, A, A, 0.0, C)
+            t1 = time.perf_counter()
+            lo, hi = t0 + 0.4 * (t1 - t0), t1 - 0.4 * (t1 - t0)
+            middles.append((t1 - t0 > 4 * sys.getswitchinterval(),
+                            sum(lo < t < hi for t in ticks)))
+    finally:
+        stop.set()
+        thread.join()
+    assert C[0, 0] == 1600.0
+    long_calls = [n for long_enough, n in middles if long_enough]
+    if not long_calls:
+        pytest.skip("the product took under four switch intervals: too short to tell")
+    assert max(long_calls) > 0, middles
 
 
 def test_gemm_rejects_mismatched_shapes():
