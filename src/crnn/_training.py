@@ -169,11 +169,12 @@ class _Part:
 
     The calling thread, done with its own part of a minibatch, gathers the
     next minibatch's parts while the other threads finish theirs (at W1 it
-    waited about 50 us for them), and stops once they have. A gather reads scattered rows, about
-    20-30 us a part at W1, and takes the GIL in between: on the critical
-    path at the start of a minibatch it also held back the other thread's
-    start. W1 epochs on two threads, alternating, min ms: lstm 33.4-34.6 ->
-    32.4-34.9 (median of six 34.5 -> 33.2), gru 28.6-29.0 -> 27.0-27.6.
+    waited about 50 us for them), and stops once they have. A gather reads
+    scattered rows, about 20-30 us a part at W1, and takes the GIL in
+    between: on the critical path at the start of a minibatch it also held
+    back the other thread's start. W1 epochs on two threads, alternating,
+    min ms: lstm 33.4-34.6 -> 32.4-34.9 (median of six 34.5 -> 33.2), gru
+    28.6-29.0 -> 27.0-27.6.
     """
 
     __slots__ = ("_gather", "_batch")
