@@ -226,6 +226,23 @@ cdef void _ln_rows(floating* A, Py_ssize_t lda, Py_ssize_t n_rows, Py_ssize_t wi
                dst + r * ld_dst if dst != NULL else NULL, width)
 
 
+cdef inline const floating* _cptr2(const floating[:, ::1] a) noexcept nogil:
+    """The data of a (possibly empty) C-contiguous matrix; NULL when empty."""
+    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
+
+
+cdef inline floating* _ptr2(floating[:, ::1] a) noexcept nogil:
+    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
+
+
+cdef inline const floating* _cptr1(const floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef inline floating* _ptr1(floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
 def forward(int cell, int activation,
             const floating[:, ::1] W_ih,          # IN (G*H, I)
             const floating[:, ::1] W_hh,          # IN (G*H, H)
@@ -254,17 +271,50 @@ def forward(int cell, int activation,
             floating[:, ::1] ln_xhat_hh,          # OUT (n_rows, G*H)
             floating[:, ::1] ln_chat,             # OUT (n_rows, H) (LSTM)
             floating[:, ::1] ln_rstd):            # OUT (n_rows, 3)
+    """One direction of one layer over packed rows (the pass of
+    :func:`forward_pass`, on arrays)."""
+    cdef int status
+    if X.shape[0] == 0:
+        return
+    with nogil:
+        status = forward_pass(
+            cell, activation, batch_sizes.shape[0], X.shape[0], X.shape[1], W_hh.shape[1],
+            &W_ih[0, 0], &W_hh[0, 0], &b_ih[0], &b_hh[0], &X[0, 0], &batch_sizes[0], reverse,
+            &h_cur[0, 0], _ptr2(c_cur), &gates[0, 0], &H_prev[0, 0], _ptr2(C_prev),
+            _ptr2(extra), _ptr2(hh), &H_out[0, 0], H_out.shape[1], out_col,
+            _cptr1(ln_ih_w), _cptr1(ln_ih_b), _cptr1(ln_hh_w), _cptr1(ln_hh_b), _cptr1(ln_c_w),
+            _cptr1(ln_c_b), _ptr2(ln_xhat_ih), _ptr2(ln_xhat_hh), _ptr2(ln_chat),
+            _ptr2(ln_rstd))
+    if status < 0:
+        raise MemoryError()
+
+
+cdef int forward_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_rows,
+                      Py_ssize_t n_in, Py_ssize_t n_hidden,
+                      const floating* W_ih, const floating* W_hh, const floating* b_ih,
+                      const floating* b_hh, const floating* X, const Py_ssize_t* batch_sizes,
+                      bint reverse, floating* h_cur, floating* c_cur, floating* gates,
+                      floating* H_prev, floating* C_prev, floating* extra, floating* hh,
+                      floating* H_out, Py_ssize_t ld_out, Py_ssize_t out_col,
+                      const floating* ln_ih_w, const floating* ln_ih_b,
+                      const floating* ln_hh_w, const floating* ln_hh_b,
+                      const floating* ln_c_w, const floating* ln_c_b,
+                      floating* ln_xhat_ih, floating* ln_xhat_hh, floating* ln_chat,
+                      floating* ln_rstd) noexcept nogil:
+    """One direction of one layer forward over ``n_rows`` packed rows (the
+    arrays of :func:`forward`, C-contiguous, as pointers: H_out's rows are
+    ``ld_out`` apart; the LSTM's c_cur and C_prev, the extra row, hh and
+    the layer-normalisation arrays NULL when the cell or the layer has none,
+    ``ln_ih_w`` NULL meaning no normalisation). Runs without the GIL: the
+    compiled minibatch (``_minibatch.pyx``) calls it as ``forward`` does.
+    Returns 0, or -1 when out of memory (nothing written)."""
     cdef:
         crnn_fpstate fp
-        bint ln = ln_ih_w.shape[0] > 0
+        bint ln = ln_ih_w != NULL
         bint separate_hh = ln or cell == CELL_GRU
-        Py_ssize_t n_steps = batch_sizes.shape[0]
-        Py_ssize_t n_rows = X.shape[0]
-        Py_ssize_t n_in = X.shape[1]
-        Py_ssize_t n_hidden = W_hh.shape[1]
-        Py_ssize_t n_gates = W_hh.shape[0]
+        Py_ssize_t n_gates = _n_gates(cell, n_hidden)
         Py_ssize_t row_bytes = n_hidden * sizeof(floating)
-        bint contiguous_out = H_out.shape[1] == n_hidden and out_col == 0
+        bint contiguous_out = ld_out == n_hidden and out_col == 0
         Py_ssize_t s, t, b, r, bs, r0
         # the previous step's first row, batch size (0: none yet), and the
         # rows it carries into this step
@@ -280,107 +330,106 @@ def forward(int cell, int activation,
         # W_hh^T packed once for all the steps' products (_packed_gemm.inc)
         floating* packed_hh
         floating* packed_ih = NULL
-    if pack_operand(&W_hh[0, 0], n_hidden, n_hidden, n_gates, True, _packed_min_k,
-                    &packed_hh) < 0:
-        raise MemoryError()
+    if pack_operand(W_hh, n_hidden, n_hidden, n_gates, True, _packed_min_k, &packed_hh) < 0:
+        return -1
     # W_ih^T packed for the input projection at every K: over a pass's rows
     # the packing is paid once, and BLAS, which packs X as well, ran 7-35%
     # slower at the workloads' shapes (benchmarks/NOTES.md)
-    if pack_operand(&W_ih[0, 0], n_in, n_in, n_gates, True, 1, &packed_ih) < 0:
+    if pack_operand(W_ih, n_in, n_in, n_gates, True, 1, &packed_ih) < 0:
         free(packed_hh)
-        raise MemoryError()
-    with nogil:
-        fp = crnn_fp_enter(_flush)
-        try:
-            r0 = n_rows if reverse else 0
-            for s in range(n_steps):
-                t = n_steps - 1 - s if reverse else s
-                bs = batch_sizes[t]
-                if reverse:
-                    r0 -= bs
-                # gates = X @ W_ih^T for the next block of rows once the
-                # step's rows are not all projected
-                if reverse and r0 < proj_lo:
-                    edge = r0 if r0 < proj_lo - proj_rows else proj_lo - proj_rows
-                    edge = edge if edge > 0 else 0
-                    product(proj_lo - edge, n_gates, n_in, &X[edge, 0], n_in, &W_ih[0, 0], n_in,
-                            True, packed_ih, &gates[edge, 0], n_gates, False)
-                    proj_lo = edge
-                elif not reverse and r0 + bs > proj_hi:
-                    edge = r0 + bs if r0 + bs > proj_hi + proj_rows else proj_hi + proj_rows
-                    edge = edge if edge < n_rows else n_rows
-                    product(edge - proj_hi, n_gates, n_in, &X[proj_hi, 0], n_in, &W_ih[0, 0],
-                            n_in, True, packed_ih, &gates[proj_hi, 0], n_gates, False)
-                    proj_hi = edge
-                # H_prev holds the state entering each row's step: the previous
-                # step's output for the sequences it ran, the initial state in
-                # h_cur for those starting here (the reverse direction's longer
-                # ones). The step's GEMM reads it there, so h_t is written
-                # once, into H_out, and not also copied through h_cur.
-                n_carry = bs if bs < bs_prev else bs_prev
-                if n_carry > 0 and contiguous_out:
-                    memcpy(&H_prev[r0, 0], &H_out[prev_r0, 0], n_carry * row_bytes)
-                else:
-                    for b in range(n_carry):
-                        memcpy(&H_prev[r0 + b, 0], &H_out[prev_r0 + b, out_col], row_bytes)
-                if bs > n_carry:
-                    memcpy(&H_prev[r0 + n_carry, 0], &h_cur[n_carry, 0],
-                           (bs - n_carry) * row_bytes)
-                if cell == CELL_LSTM:
-                    memcpy(&C_prev[r0, 0], &c_cur[0, 0], bs * row_bytes)
-                product(bs, n_gates, n_hidden, &H_prev[r0, 0], n_hidden, &W_hh[0, 0],
-                         n_hidden, True, packed_hh,
-                         &hh[0, 0] if separate_hh else &gates[r0, 0], n_gates,
-                         not separate_hh)
+        return -1
+    fp = crnn_fp_enter(_flush)
+    r0 = n_rows if reverse else 0
+    for s in range(n_steps):
+        t = n_steps - 1 - s if reverse else s
+        bs = batch_sizes[t]
+        if reverse:
+            r0 -= bs
+        # gates = X @ W_ih^T for the next block of rows once the
+        # step's rows are not all projected
+        if reverse and r0 < proj_lo:
+            edge = r0 if r0 < proj_lo - proj_rows else proj_lo - proj_rows
+            edge = edge if edge > 0 else 0
+            product(proj_lo - edge, n_gates, n_in, X + edge * n_in, n_in, W_ih, n_in,
+                    True, packed_ih, gates + edge * n_gates, n_gates, False)
+            proj_lo = edge
+        elif not reverse and r0 + bs > proj_hi:
+            edge = r0 + bs if r0 + bs > proj_hi + proj_rows else proj_hi + proj_rows
+            edge = edge if edge < n_rows else n_rows
+            product(edge - proj_hi, n_gates, n_in, X + proj_hi * n_in, n_in, W_ih,
+                    n_in, True, packed_ih, gates + proj_hi * n_gates, n_gates, False)
+            proj_hi = edge
+        # H_prev holds the state entering each row's step: the previous
+        # step's output for the sequences it ran, the initial state in
+        # h_cur for those starting here (the reverse direction's longer
+        # ones). The step's GEMM reads it there, so h_t is written
+        # once, into H_out, and not also copied through h_cur.
+        n_carry = bs if bs < bs_prev else bs_prev
+        if n_carry > 0 and contiguous_out:
+            memcpy(H_prev + r0 * n_hidden, H_out + prev_r0 * ld_out, n_carry * row_bytes)
+        else:
+            for b in range(n_carry):
+                memcpy(H_prev + (r0 + b) * n_hidden, H_out + (prev_r0 + b) * ld_out + out_col,
+                       row_bytes)
+        if bs > n_carry:
+            memcpy(H_prev + (r0 + n_carry) * n_hidden, h_cur + n_carry * n_hidden,
+                   (bs - n_carry) * row_bytes)
+        if cell == CELL_LSTM:
+            memcpy(C_prev + r0 * n_hidden, c_cur, bs * row_bytes)
+        product(bs, n_gates, n_hidden, H_prev + r0 * n_hidden, n_hidden, W_hh,
+                n_hidden, True, packed_hh,
+                hh if separate_hh else gates + r0 * n_gates, n_gates,
+                not separate_hh)
+        if ln:
+            # the input projection of this step's rows (normalised here,
+            # not in a pass over all rows after the GEMM: the rows are
+            # then in cache for the row pass)
+            _ln_rows(gates + r0 * n_gates, n_gates, bs, n_gates, ln_ih_w, ln_ih_b,
+                     ln_xhat_ih + r0 * n_gates, n_gates, ln_rstd + r0 * 3, 3, NULL, 0)
+            # the GRU's row pass reads hh; the other cells' gate rows
+            # take the normalised projection added in the same pass
+            _ln_rows(hh, n_gates, bs, n_gates, ln_hh_w, ln_hh_b,
+                     ln_xhat_hh + r0 * n_gates, n_gates, ln_rstd + r0 * 3 + 1, 3,
+                     NULL if cell == CELL_GRU else gates + r0 * n_gates, n_gates)
+        for b in range(bs):
+            r = r0 + b
+            if cell == CELL_RNN:
+                rnn_forward_row(gates + r * n_gates, b_ih, b_hh, n_hidden, activation)
+                if not contiguous_out:
+                    memcpy(H_out + r * ld_out + out_col, gates + r * n_gates, row_bytes)
+            elif cell == CELL_LSTM:
+                lstm_forward_row(gates + r * n_gates, b_ih, b_hh, C_prev + r * n_hidden,
+                                 c_cur + b * n_hidden, H_out + r * ld_out + out_col,
+                                 extra + r * n_hidden, n_hidden)
                 if ln:
-                    # the input projection of this step's rows (normalised here,
-                    # not in a pass over all rows after the GEMM: the rows are
-                    # then in cache for the row pass)
-                    _ln_rows(&gates[r0, 0], n_gates, bs, n_gates, &ln_ih_w[0], &ln_ih_b[0],
-                             &ln_xhat_ih[r0, 0], n_gates, &ln_rstd[r0, 0], 3, NULL, 0)
-                    # the GRU's row pass reads hh; the other cells' gate rows
-                    # take the normalised projection added in the same pass
-                    _ln_rows(&hh[0, 0], n_gates, bs, n_gates, &ln_hh_w[0], &ln_hh_b[0],
-                             &ln_xhat_hh[r0, 0], n_gates, &ln_rstd[r0, 1], 3,
-                             NULL if cell == CELL_GRU else &gates[r0, 0], n_gates)
-                for b in range(bs):
-                    r = r0 + b
-                    if cell == CELL_RNN:
-                        rnn_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], n_hidden, activation)
-                        if not contiguous_out:
-                            memcpy(&H_out[r, out_col], &gates[r, 0], row_bytes)
-                    elif cell == CELL_LSTM:
-                        lstm_forward_row(&gates[r, 0], &b_ih[0], &b_hh[0], &C_prev[r, 0],
-                                         &c_cur[b, 0], &H_out[r, out_col], &extra[r, 0],
-                                         n_hidden)
-                        if ln:
-                            # h_t = o * tanh(LN(c_t)): redo the row's last two
-                            # outputs from the normalised c_t
-                            lstm_ln_output_row(&c_cur[b, 0], &gates[r, 3 * n_hidden],
-                                               &ln_c_w[0], &ln_c_b[0], &ln_chat[r, 0],
-                                               &ln_rstd[r, 2], &extra[r, 0], &H_out[r, out_col],
-                                               n_hidden)
-                    else:
-                        gru_forward_row(&gates[r, 0], &hh[b, 0], &b_ih[0], &b_hh[0], &extra[r, 0],
-                                        &H_prev[r, 0], &H_out[r, out_col], n_hidden)
-                if cell == CELL_RNN and contiguous_out:
-                    # the step's rows in one copy (per row, the call costs
-                    # more than the copy at small H)
-                    memcpy(&H_out[r0, 0], &gates[r0, 0], bs * row_bytes)
-                # the final states of the sequences whose last step this is
-                if s + 1 < n_steps:
-                    bs_next = batch_sizes[t - 1 if reverse else t + 1]
-                else:
-                    bs_next = 0
-                for b in range(bs_next if bs_next < bs else bs, bs):
-                    memcpy(&h_cur[b, 0], &H_out[r0 + b, out_col], row_bytes)
-                prev_r0, bs_prev = r0, bs
-                if not reverse:
-                    r0 += bs
-        finally:
-            crnn_fp_exit(fp)
-            free(packed_hh)
-            free(packed_ih)
+                    # h_t = o * tanh(LN(c_t)): redo the row's last two
+                    # outputs from the normalised c_t
+                    lstm_ln_output_row(c_cur + b * n_hidden, gates + r * n_gates + 3 * n_hidden,
+                                       ln_c_w, ln_c_b, ln_chat + r * n_hidden,
+                                       ln_rstd + r * 3 + 2, extra + r * n_hidden,
+                                       H_out + r * ld_out + out_col, n_hidden)
+            else:
+                gru_forward_row(gates + r * n_gates, hh + b * n_gates, b_ih, b_hh,
+                                extra + r * n_hidden, H_prev + r * n_hidden,
+                                H_out + r * ld_out + out_col, n_hidden)
+        if cell == CELL_RNN and contiguous_out:
+            # the step's rows in one copy (per row, the call costs
+            # more than the copy at small H)
+            memcpy(H_out + r0 * n_hidden, gates + r0 * n_gates, bs * row_bytes)
+        # the final states of the sequences whose last step this is
+        if s + 1 < n_steps:
+            bs_next = batch_sizes[t - 1 if reverse else t + 1]
+        else:
+            bs_next = 0
+        for b in range(bs_next if bs_next < bs else bs, bs):
+            memcpy(h_cur + b * n_hidden, H_out + (r0 + b) * ld_out + out_col, row_bytes)
+        prev_r0, bs_prev = r0, bs
+        if not reverse:
+            r0 += bs
+    crnn_fp_exit(fp)
+    free(packed_hh)
+    free(packed_ih)
+    return 0
 
 
 cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first,
@@ -476,22 +525,59 @@ def backward(int cell, int activation,
              floating[::1] dln_hh_b,               # OUT (G*H,)
              floating[::1] dln_c_w,                # OUT (H,) (LSTM)
              floating[::1] dln_c_b):               # OUT (H,) (LSTM)
+    """Backward of one direction of one layer over packed rows (the pass of
+    :func:`backward_pass`, on arrays)."""
+    cdef int status
+    if X.shape[0] == 0:
+        return
+    with nogil:
+        status = backward_pass(
+            cell, activation, batch_sizes.shape[0], X.shape[0], X.shape[1], W_hh.shape[1],
+            delta.shape[1], &W_ih[0, 0], &W_hh[0, 0], &X[0, 0], &batch_sizes[0], &lengths[0],
+            reverse, truncate, &gates[0, 0], &H_prev[0, 0], _cptr2(C_prev), _cptr2(extra),
+            _cptr2(dH), dH.shape[1], dH_col, &dh_cur[0, 0], _ptr2(dc_cur), &delta[0, 0],
+            &dW_ih[0, 0], &dW_hh[0, 0], &db_ih[0], &db_hh[0], _ptr2(dX), dX_accumulate,
+            _cptr1(ln_ih_w), _cptr1(ln_hh_w), _cptr1(ln_c_w), _cptr2(ln_xhat_ih),
+            _cptr2(ln_xhat_hh), _cptr2(ln_chat), _cptr2(ln_rstd), _ptr2(delta_ih),
+            _ptr1(dln_ih_w), _ptr1(dln_ih_b), _ptr1(dln_hh_w), _ptr1(dln_hh_b), _ptr1(dln_c_w),
+            _ptr1(dln_c_b))
+    if status < 0:
+        raise MemoryError()
+
+
+cdef int backward_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_rows,
+                       Py_ssize_t n_in, Py_ssize_t n_hidden, Py_ssize_t n_delta,
+                       const floating* W_ih, const floating* W_hh, const floating* X,
+                       const Py_ssize_t* batch_sizes, const Py_ssize_t* lengths, bint reverse,
+                       Py_ssize_t truncate, const floating* gates, const floating* H_prev,
+                       const floating* C_prev, const floating* extra, const floating* dH,
+                       Py_ssize_t ld_dH, Py_ssize_t dH_col, floating* dh_cur, floating* dc_cur,
+                       floating* delta, floating* dW_ih, floating* dW_hh, floating* db_ih,
+                       floating* db_hh, floating* dX, bint dX_accumulate,
+                       const floating* ln_ih_w, const floating* ln_hh_w,
+                       const floating* ln_c_w, const floating* ln_xhat_ih,
+                       const floating* ln_xhat_hh, const floating* ln_chat,
+                       const floating* ln_rstd, floating* delta_ih, floating* dln_ih_w,
+                       floating* dln_ih_b, floating* dln_hh_w, floating* dln_hh_b,
+                       floating* dln_c_w, floating* dln_c_b) noexcept nogil:
+    """Backward of one direction of one layer over ``n_rows`` packed rows
+    (the arrays of :func:`backward` as pointers, C-contiguous: dH's rows
+    are ``ld_dH`` apart, dH NULL meaning no gradient from above, dX NULL
+    none wanted; arrays a cell or the layer does not have are NULL,
+    ``ln_ih_w`` NULL meaning no normalisation). Runs without the GIL: the
+    compiled minibatch calls it as ``backward`` does. Returns 0, or -1 when
+    out of memory (nothing written)."""
     cdef:
         crnn_fpstate fp
-        bint ln = ln_ih_w.shape[0] > 0
+        bint ln = ln_ih_w != NULL
         const floating* src
         floating* ln_work = NULL  # one row of scratch for the LSTM's c normalisation
-        Py_ssize_t n_steps = batch_sizes.shape[0]
-        Py_ssize_t n_rows = X.shape[0]
-        Py_ssize_t n_in = X.shape[1]
-        Py_ssize_t n_hidden = W_hh.shape[1]
-        Py_ssize_t n_gates = W_hh.shape[0]
-        Py_ssize_t n_delta = delta.shape[1]
+        Py_ssize_t n_gates = _n_gates(cell, n_hidden)
         Py_ssize_t H2 = 2 * n_hidden
         Py_ssize_t s, t, b, r, bs, r0, position, j
         # the GRU's row pass leaves z * dL/dh_t in dh_cur; its GEMM adds W_hh's part
         bint carry_accumulate = cell == CELL_GRU
-        bint has_dH = dH.shape[0] > 0
+        bint has_dH = dH != NULL
         # a layer whose outputs feed nothing but its final state (the top
         # layer read out once per sequence) gets one zero row instead of a
         # zeroed (n_rows, H) block
@@ -504,151 +590,142 @@ def backward(int cell, int activation,
         Py_ssize_t pend_lo = 0 if reverse else n_rows
         Py_ssize_t pend_hi = pend_lo
         bint first_block = True
-        const floating* delta_ih_p = &delta_ih[0, 0] if ln else NULL
-        floating* dX_p = &dX[0, 0] if dX.shape[0] > 0 else NULL
-    # W_hh packed once for all the steps' carry products
-    cdef floating* packed_hh
-    # W_ih packed for dX = delta W_ih (as the forward projection; the GRU's
-    # two pieces, r and z's rows and n's, apart)
-    cdef floating* packed_ih = NULL
-    cdef floating* packed_ih_n = NULL
-    if pack_operand(&W_hh[0, 0], n_hidden, n_gates, n_hidden, False, _packed_min_k,
-                    &packed_hh) < 0:
-        raise MemoryError()
-    if dX.shape[0] > 0:
+        # W_hh packed once for all the steps' carry products
+        floating* packed_hh = NULL
+        # W_ih packed for dX = delta W_ih (as the forward projection; the GRU's
+        # two pieces, r and z's rows and n's, apart)
+        floating* packed_ih = NULL
+        floating* packed_ih_n = NULL
+        bint failed = False
+    if pack_operand(W_hh, n_hidden, n_gates, n_hidden, False, _packed_min_k, &packed_hh) < 0:
+        return -1
+    if dX != NULL:
         if cell == CELL_GRU and not ln:
-            if (pack_operand(&W_ih[0, 0], n_in, H2, n_in, False, 1, &packed_ih) < 0
-                    or pack_operand(&W_ih[H2, 0], n_in, n_hidden, n_in, False, 1,
-                                    &packed_ih_n) < 0):
-                free(packed_ih)
-                free(packed_hh)
-                raise MemoryError()
-        elif pack_operand(&W_ih[0, 0], n_in, n_gates, n_in, False, 1, &packed_ih) < 0:
-            free(packed_hh)
-            raise MemoryError()
-    if not has_dH:
+            failed = (pack_operand(W_ih, n_in, H2, n_in, False, 1, &packed_ih) < 0
+                      or pack_operand(W_ih + H2 * n_in, n_in, n_hidden, n_in, False, 1,
+                                      &packed_ih_n) < 0)
+        else:
+            failed = pack_operand(W_ih, n_in, n_gates, n_in, False, 1, &packed_ih) < 0
+    if not failed and not has_dH:
         zero_row = <floating*>calloc(n_hidden, sizeof(floating))
-        if zero_row == NULL:
-            free(packed_hh)
-            free(packed_ih)
-            free(packed_ih_n)
-            raise MemoryError()
+        failed = zero_row == NULL
+    if not failed and ln and cell == CELL_LSTM:
+        ln_work = <floating*>calloc(n_hidden, sizeof(floating))
+        failed = ln_work == NULL
+    if failed:
+        free(zero_row)
+        free(packed_hh)
+        free(packed_ih)
+        free(packed_ih_n)
+        return -1
     if ln:
         # the row passes below add to these
-        memset(&dln_hh_w[0], 0, n_gates * sizeof(floating))
-        memset(&dln_hh_b[0], 0, n_gates * sizeof(floating))
-        memset(&dln_ih_w[0], 0, n_gates * sizeof(floating))
-        memset(&dln_ih_b[0], 0, n_gates * sizeof(floating))
+        memset(dln_hh_w, 0, n_gates * sizeof(floating))
+        memset(dln_hh_b, 0, n_gates * sizeof(floating))
+        memset(dln_ih_w, 0, n_gates * sizeof(floating))
+        memset(dln_ih_b, 0, n_gates * sizeof(floating))
         if cell == CELL_LSTM:
-            ln_work = <floating*>calloc(n_hidden, sizeof(floating))
-            if ln_work == NULL:
-                free(zero_row)
-                free(packed_hh)
-                free(packed_ih)
-                free(packed_ih_n)
-                raise MemoryError()
-            memset(&dln_c_w[0], 0, n_hidden * sizeof(floating))
-            memset(&dln_c_b[0], 0, n_hidden * sizeof(floating))
-    with nogil:
-        fp = crnn_fp_enter(_flush)
-        try:
-            # The backward loop visits the steps in the opposite order of forward.
-            r0 = 0 if reverse else n_rows
-            for s in range(n_steps):
-                t = s if reverse else n_steps - 1 - s
-                bs = batch_sizes[t]
-                if not reverse:
-                    r0 -= bs
-                for b in range(bs):
-                    r = r0 + b
-                    dh_in = &dH[r, dH_col] if has_dH else zero_row
-                    if cell == CELL_RNN:
-                        rnn_backward_row(&delta[r, 0], dh_in, &dh_cur[b, 0], &gates[r, 0],
-                                         n_hidden, activation)
-                    elif cell == CELL_LSTM:
-                        if ln:
-                            lstm_ln_backward_row(&gates[r, 3 * n_hidden], &extra[r, 0],
-                                                 &ln_chat[r, 0], ln_rstd[r, 2], &ln_c_w[0],
-                                                 dh_in, &dh_cur[b, 0], &dc_cur[b, 0],
-                                                 &dln_c_w[0], &dln_c_b[0], ln_work, n_hidden)
-                        lstm_backward_row(&gates[r, 0], &extra[r, 0], &C_prev[r, 0], dh_in,
-                                          &dh_cur[b, 0], &dc_cur[b, 0], &delta[r, 0], n_hidden)
-                    else:
-                        gru_backward_row(&gates[r, 0], &extra[r, 0], &H_prev[r, 0], dh_in,
-                                         &dh_cur[b, 0], &delta[r, 0], n_hidden)
+            memset(dln_c_w, 0, n_hidden * sizeof(floating))
+            memset(dln_c_b, 0, n_hidden * sizeof(floating))
+    fp = crnn_fp_enter(_flush)
+    # The backward loop visits the steps in the opposite order of forward.
+    r0 = 0 if reverse else n_rows
+    for s in range(n_steps):
+        t = s if reverse else n_steps - 1 - s
+        bs = batch_sizes[t]
+        if not reverse:
+            r0 -= bs
+        for b in range(bs):
+            r = r0 + b
+            dh_in = dH + r * ld_dH + dH_col if has_dH else zero_row
+            if cell == CELL_RNN:
+                rnn_backward_row(delta + r * n_delta, dh_in, dh_cur + b * n_hidden,
+                                 gates + r * n_gates, n_hidden, activation)
+            elif cell == CELL_LSTM:
                 if ln:
-                    # Both normalisations' backward while the step's delta rows
-                    # are in cache: the input side's into delta_ih, then the
-                    # recurrent side's in place (delta then holds dL/d(W_hh h),
-                    # the operand of the carry and of dW_hh); their bias
-                    # gradients are db_ih and db_hh.
-                    for b in range(bs):
-                        r = r0 + b
-                        if cell == CELL_GRU:
-                            memcpy(&delta_ih[r, 0], &delta[r, 0], H2 * sizeof(floating))
-                            memcpy(&delta_ih[r, H2], &delta[r, n_gates],
-                                   n_hidden * sizeof(floating))
-                            src = &delta_ih[r, 0]
-                        else:
-                            src = &delta[r, 0]
-                        ln_row_backward(src, &ln_xhat_ih[r, 0], ln_rstd[r, 0], &ln_ih_w[0],
-                                        &delta_ih[r, 0], &dln_ih_w[0], &dln_ih_b[0], n_gates)
-                        ln_row_backward(&delta[r, 0], &ln_xhat_hh[r, 0], ln_rstd[r, 1],
-                                        &ln_hh_w[0], &delta[r, 0], &dln_hh_w[0], &dln_hh_b[0],
-                                        n_gates)
-                product(bs, n_hidden, n_gates, &delta[r0, 0], n_delta, &W_hh[0, 0], n_hidden,
-                         False, packed_hh, &dh_cur[0, 0], n_hidden, carry_accumulate)
-                if truncate > 0:
-                    # cut the carry where it would cross a window boundary
-                    for b in range(bs):
-                        position = lengths[b] - 1 - t if reverse else t
-                        if position > 0 and position % truncate == 0:
-                            memset(&dh_cur[b, 0], 0, n_hidden * sizeof(floating))
-                            if cell == CELL_LSTM:
-                                memset(&dc_cur[b, 0], 0, n_hidden * sizeof(floating))
-                # The input side of the rows done since the last block, once
-                # they fill one: they are still in cache.
-                if reverse:
-                    pend_hi = r0 + bs
-                else:
-                    pend_lo = r0
-                if pend_hi - pend_lo >= block_rows:
-                    _input_side(cell, ln, pend_lo, pend_hi - pend_lo, first_block, n_in,
-                                n_hidden, n_gates, n_delta, &delta[0, 0], delta_ih_p,
-                                &H_prev[0, 0], &X[0, 0], &W_ih[0, 0], packed_ih, packed_ih_n,
-                                &dW_hh[0, 0], &dW_ih[0, 0], &db_hh[0], &db_ih[0], dX_p,
-                                dX_accumulate)
-                    first_block = False
-                    if reverse:
-                        pend_lo = pend_hi
-                    else:
-                        pend_hi = pend_lo
-                if reverse:
-                    r0 += bs
-
-            if first_block or pend_hi > pend_lo:
-                _input_side(cell, ln, pend_lo, pend_hi - pend_lo, first_block, n_in, n_hidden,
-                            n_gates, n_delta, &delta[0, 0], delta_ih_p, &H_prev[0, 0], &X[0, 0],
-                            &W_ih[0, 0], packed_ih, packed_ih_n, &dW_hh[0, 0], &dW_ih[0, 0],
-                            &db_hh[0], &db_ih[0], dX_p, dX_accumulate)
-            if ln:
-                # b_ih and b_hh are added after the normalisations: their
-                # gradients are the normalisations' bias gradients
-                memcpy(&db_hh[0], &dln_hh_b[0], n_gates * sizeof(floating))
-                memcpy(&db_ih[0], &dln_ih_b[0], n_gates * sizeof(floating))
-            elif cell == CELL_GRU:
-                for j in range(H2):  # b_ir, b_iz enter as b_hr, b_hz do
-                    db_ih[j] = db_hh[j]
+                    lstm_ln_backward_row(gates + r * n_gates + 3 * n_hidden,
+                                         extra + r * n_hidden, ln_chat + r * n_hidden,
+                                         ln_rstd[r * 3 + 2], ln_c_w, dh_in,
+                                         dh_cur + b * n_hidden, dc_cur + b * n_hidden,
+                                         dln_c_w, dln_c_b, ln_work, n_hidden)
+                lstm_backward_row(gates + r * n_gates, extra + r * n_hidden,
+                                  C_prev + r * n_hidden, dh_in, dh_cur + b * n_hidden,
+                                  dc_cur + b * n_hidden, delta + r * n_delta, n_hidden)
             else:
-                for j in range(n_gates):
-                    db_ih[j] = db_hh[j]
-        finally:
-            crnn_fp_exit(fp)
-            free(zero_row)
-            free(ln_work)
-            free(packed_hh)
-            free(packed_ih)
-            free(packed_ih_n)
+                gru_backward_row(gates + r * n_gates, extra + r * n_hidden,
+                                 H_prev + r * n_hidden, dh_in, dh_cur + b * n_hidden,
+                                 delta + r * n_delta, n_hidden)
+        if ln:
+            # Both normalisations' backward while the step's delta rows
+            # are in cache: the input side's into delta_ih, then the
+            # recurrent side's in place (delta then holds dL/d(W_hh h),
+            # the operand of the carry and of dW_hh); their bias
+            # gradients are db_ih and db_hh.
+            for b in range(bs):
+                r = r0 + b
+                if cell == CELL_GRU:
+                    memcpy(delta_ih + r * n_gates, delta + r * n_delta, H2 * sizeof(floating))
+                    memcpy(delta_ih + r * n_gates + H2, delta + r * n_delta + n_gates,
+                           n_hidden * sizeof(floating))
+                    src = delta_ih + r * n_gates
+                else:
+                    src = delta + r * n_delta
+                ln_row_backward(src, ln_xhat_ih + r * n_gates, ln_rstd[r * 3], ln_ih_w,
+                                delta_ih + r * n_gates, dln_ih_w, dln_ih_b, n_gates)
+                ln_row_backward(delta + r * n_delta, ln_xhat_hh + r * n_gates,
+                                ln_rstd[r * 3 + 1], ln_hh_w, delta + r * n_delta, dln_hh_w,
+                                dln_hh_b, n_gates)
+        product(bs, n_hidden, n_gates, delta + r0 * n_delta, n_delta, W_hh, n_hidden,
+                False, packed_hh, dh_cur, n_hidden, carry_accumulate)
+        if truncate > 0:
+            # cut the carry where it would cross a window boundary
+            for b in range(bs):
+                position = lengths[b] - 1 - t if reverse else t
+                if position > 0 and position % truncate == 0:
+                    memset(dh_cur + b * n_hidden, 0, n_hidden * sizeof(floating))
+                    if cell == CELL_LSTM:
+                        memset(dc_cur + b * n_hidden, 0, n_hidden * sizeof(floating))
+        # The input side of the rows done since the last block, once
+        # they fill one: they are still in cache.
+        if reverse:
+            pend_hi = r0 + bs
+        else:
+            pend_lo = r0
+        if pend_hi - pend_lo >= block_rows:
+            _input_side(cell, ln, pend_lo, pend_hi - pend_lo, first_block, n_in,
+                        n_hidden, n_gates, n_delta, delta, delta_ih, H_prev, X, W_ih,
+                        packed_ih, packed_ih_n, dW_hh, dW_ih, db_hh, db_ih, dX,
+                        dX_accumulate)
+            first_block = False
+            if reverse:
+                pend_lo = pend_hi
+            else:
+                pend_hi = pend_lo
+        if reverse:
+            r0 += bs
+
+    if first_block or pend_hi > pend_lo:
+        _input_side(cell, ln, pend_lo, pend_hi - pend_lo, first_block, n_in, n_hidden,
+                    n_gates, n_delta, delta, delta_ih, H_prev, X, W_ih, packed_ih,
+                    packed_ih_n, dW_hh, dW_ih, db_hh, db_ih, dX, dX_accumulate)
+    if ln:
+        # b_ih and b_hh are added after the normalisations: their
+        # gradients are the normalisations' bias gradients
+        memcpy(db_hh, dln_hh_b, n_gates * sizeof(floating))
+        memcpy(db_ih, dln_ih_b, n_gates * sizeof(floating))
+    elif cell == CELL_GRU:
+        for j in range(H2):  # b_ir, b_iz enter as b_hr, b_hz do
+            db_ih[j] = db_hh[j]
+    else:
+        for j in range(n_gates):
+            db_ih[j] = db_hh[j]
+    crnn_fp_exit(fp)
+    free(zero_row)
+    free(ln_work)
+    free(packed_hh)
+    free(packed_ih)
+    free(packed_ih_n)
+    return 0
 
 
 cdef inline Py_ssize_t _n_gates(int cell, Py_ssize_t n_hidden) noexcept nogil:
