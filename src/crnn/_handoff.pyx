@@ -20,52 +20,7 @@ against 97.7 ms) and one fit keeps its gain (benchmarks/NOTES.md).
 """
 import threading
 
-cdef extern from *:
-    """
-    #include <sched.h>
-    #include <time.h>
-
-    static inline void crnn_cpu_relax(void) {
-    #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-    #elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-    #endif
-    }
-
-    static inline double crnn_monotonic_seconds(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    }
-
-    /* Poll *flag until it is set or `seconds` have passed; returns it. The
-     * first CRNN_PAUSE_SECONDS poll with the CPU's pause hint only; after
-     * that each round of polls yields the core (sched_yield returns at once
-     * when nothing else wants it), so a poller never keeps a thread of
-     * other work waiting when more threads than cores are busy. The clock
-     * is read once per 64 polls. */
-    #define CRNN_PAUSE_SECONDS 2e-5
-    static int crnn_spin_until_set(const int *flag, double seconds) {
-        double start = crnn_monotonic_seconds(), now = start;
-        for (;;) {
-            for (int i = 0; i < 64; i++) {
-                if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-                    return 1;
-                crnn_cpu_relax();
-            }
-            now = crnn_monotonic_seconds();
-            if (now - start > seconds)
-                return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
-            if (now - start > CRNN_PAUSE_SECONDS)
-                sched_yield();
-        }
-    }
-
-    static inline void crnn_store_flag(int *flag, int value) {
-        __atomic_store_n(flag, value, __ATOMIC_RELEASE);
-    }
-    """
+cdef extern from "_event.h" nogil:
     int crnn_spin_until_set(const int *flag, double seconds) nogil
     void crnn_store_flag(int *flag, int value) nogil
 

@@ -7,7 +7,7 @@ after, so the L2 penalty (weights only) covers the prefix ``flat[:n_decay]``.
 """
 import numpy as np
 
-from crnn import _blas, _layers, _spec
+from crnn import _blas, _layers, _minibatch, _spec
 from crnn._model import Model
 
 LOSSES = ("squared", "log")
@@ -177,28 +177,13 @@ class RecurrentNetwork(Model):
         else:
             H = cache.final_states()[0][-1]
         readout, g_readout = coefs[-1], grads[-1]
-        out = self._readout(readout, H, ws.get("out", (H.shape[0], self.n_outputs)))
-        if self.loss == "squared":
-            count = batch.n_predictions * self.n_outputs
-            out -= batch.targets
-            value = 0.5 * float(np.square(out).sum()) / count
-            out *= 1.0 / count
-        else:
-            targets = batch.targets
-            rows = np.arange(out.shape[0])
-            out -= out.max(axis=1, keepdims=True)
-            np.exp(out, out=out)
-            out /= out.sum(axis=1, keepdims=True)
-            value = -float(np.sum(np.log(np.maximum(out[rows, targets],
-                                                    np.finfo(out.dtype).tiny))))
-            value /= batch.n_predictions
-            out[rows, targets] -= 1
-            out *= 1.0 / batch.n_predictions
-        d_out = out
-        _blas.gemm_memview(True, False, 1.0, d_out, H, 0.0, g_readout["W_out"])
-        np.sum(d_out, axis=0, out=g_readout["b_out"])
+        # readout, loss and their backward in one compiled call, the one the
+        # compiled minibatch makes (_minibatch.pyx): the two paths agree to the bit
         dH = ws.get("dH_readout", H.shape)
-        _blas.gemm_memview(False, False, 1.0, d_out, readout["W_out"], 0.0, dH)
+        value = _minibatch.readout_loss(
+            self.loss == "log", H, readout["W_out"], readout["b_out"], batch.targets,
+            batch.n_predictions, ws.get("out", (H.shape[0], self.n_outputs)),
+            g_readout["W_out"], g_readout["b_out"], dH)
         if self.return_sequences:
             dH_top, dh_n = dH, None
         else:

@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from crnn import _optim, _threads
+from crnn import _minibatch, _optim, _threads
 from crnn._layers import Packing, Workspace
 from crnn._model import Minibatch
 from crnn._network import RecurrentNetwork
@@ -218,6 +218,10 @@ class Trainer:
     workspaces : list of Workspace or None
         A previous trainer's ``part_ws`` to reuse (buffers are grow-only and
         keyed by layer, so any minibatch fits); None or a mismatch: new ones.
+    compiled : bool, default=True
+        Run the minibatches the compiled minibatch supports
+        (``_minibatch.supports``) there, without the GIL; False: always the
+        Python path (the tests compare the two).
 
     A minibatch of a small model is not split (``_threads.parts_for_work``):
     below ``_threads.MIN_PART_MULADDS`` per part, one thread is faster. An
@@ -226,7 +230,7 @@ class Trainer:
     """
 
     def __init__(self, model, params, optimizer_state, hyper, batch_size, n_parts=None,
-                 dropout_rng=None, workspaces=None):
+                 dropout_rng=None, workspaces=None, compiled=True):
         self.model = model
         self.params = params
         self.state = optimizer_state
@@ -245,13 +249,14 @@ class Trainer:
         self.grads = self.part_grads[0]
         self.dropout_rng = dropout_rng
         self.dropout_widths = model.dropout_widths() if hyper.dropout > 0 else []
-        self._workers = []
+        self.compiled = compiled
+        self._workers = None     # PartWorkers of the Python path, made when first needed
+        self._runner = None      # the compiled minibatch of _runner_data
+        self._runner_data = None
         self._blas = None
 
     def __enter__(self):
         if self.max_parts > 1:
-            self._workers = [_threads.PartWorker(initializer=_ignore_fp_warnings)
-                             for _ in range(self.max_parts - 1)]
             self._blas = _threads.single_threaded_blas()
         else:
             self._blas = nullcontext()
@@ -260,11 +265,64 @@ class Trainer:
 
     def __exit__(self, *exc):
         # the workers finish any part they hold before the BLAS limit ends
-        for worker in self._workers:
+        for worker in self._workers or ():
             worker.close()
-        self._workers = []
+        self._workers = None
+        self._close_runner()
         self._blas.__exit__(*exc)
         return False
+
+    def _part_workers(self):
+        if self._workers is None:
+            self._workers = [_threads.PartWorker(initializer=_ignore_fp_warnings)
+                             for _ in range(self.max_parts - 1)]
+        return self._workers
+
+    def _close_runner(self):
+        if self._runner is not None:
+            self._runner.close()
+        self._runner = self._runner_data = None
+
+    def _n_parts(self, n_rows, n_steps_total):
+        """Parts a minibatch of ``n_rows`` sequences of ``n_steps_total``
+        steps in all is split into."""
+        n_parts = min(self.max_parts, max(1, n_rows // _threads.MIN_ROWS_PER_PART))
+        if n_parts > 1 and self.split_by_work:
+            # parameters x input steps: the forward multiply-adds, closely for
+            # a recurrent stack (its weights dominate the parameter count)
+            n_parts = _threads.parts_for_work(n_parts, self.params.size * n_steps_total)
+        return n_parts
+
+    def _runner_for(self, data):
+        """The compiled minibatch for ``data``, or None: the Python path."""
+        if self._runner_data is data:
+            return self._runner
+        self._close_runner()
+        self._runner_data = data
+        if not (self.compiled and _minibatch.supports(self.model, data, self.hyper)):
+            return None
+        n_steps = data.X_tm.shape[0]
+        # the sizes an epoch's minibatches have: full, and the last one
+        sizes = {min(self.batch_size, data.n_samples), data.n_samples % self.batch_size}
+        splits = [(B, self._n_parts(B, B * n_steps)) for B in sizes if B > 0]
+        max_parts = max(n for _, n in splits)
+        max_rows = max(-(-B // n) for B, n in splits)
+        self._runner = _minibatch.MinibatchRunner(
+            self.model, self.params, self.part_grads[:max_parts], self.part_ws[:max_parts],
+            data, self.hyper.truncate, max_rows, _threads.PART_SPIN_SECONDS)
+        return self._runner
+
+    def _compiled_loss_grad(self, data, rows):
+        """:meth:`loss_grad` of the minibatch ``rows`` by the compiled
+        minibatch, or None when it does not take it."""
+        runner = self._runner_for(data)
+        if runner is None:
+            return None
+        n_rows = rows.shape[0]
+        n_parts = self._n_parts(n_rows, n_rows * data.X_tm.shape[0])
+        if n_parts > runner.max_parts or -(-n_rows // n_parts) > runner.max_rows:
+            return None
+        return runner.loss_grad(np.ascontiguousarray(rows, dtype=np.intp), n_parts)
 
     def parts(self, data, rows):
         """The minibatch ``rows`` split into parts, one per thread.
@@ -279,12 +337,7 @@ class Trainer:
             waiting for the other threads).
         """
         rows = data.sort_longest_first(rows)
-        n_parts = min(self.max_parts, max(1, rows.shape[0] // _threads.MIN_ROWS_PER_PART))
-        if n_parts > 1 and self.split_by_work:
-            # parameters x input steps: the forward multiply-adds, closely for
-            # a recurrent stack (its weights dominate the parameter count)
-            n_parts = _threads.parts_for_work(n_parts,
-                                              self.params.size * int(data.lengths[rows].sum()))
+        n_parts = self._n_parts(rows.shape[0], int(data.lengths[rows].sum()))
         n_predictions = data.n_predictions(rows)
         masks = self._dropout_masks(int(data.lengths[rows[0]]), rows.shape[0])
         return [_Part(partial(self._gather_part, data, rows, p, n_parts, n_predictions, masks))
@@ -325,7 +378,7 @@ class Trainer:
         def run(p):
             return model.loss_grad(coefs, self.part_views[p], parts[p](), self.part_ws[p])
 
-        workers = self._workers[:len(parts) - 1]
+        workers = self._part_workers()[:len(parts) - 1] if len(parts) > 1 else []
         for p, worker in enumerate(workers, start=1):
             worker.submit(lambda p=p: run(p))
         try:
@@ -365,9 +418,11 @@ class Trainer:
             computed before the update.
         """
         hyper, model, params, state = self.hyper, self.model, self.params, self.state
-        if parts is None:
-            parts = self.parts(data, rows)
-        loss = self.loss_grad(parts, next_parts)
+        loss = self._compiled_loss_grad(data, rows) if parts is None else None
+        if loss is None:
+            if parts is None:
+                parts = self.parts(data, rows)
+            loss = self.loss_grad(parts, next_parts)
         l2 = hyper.alpha / rows.shape[0]
         if hyper.alpha > 0:
             weights = params[:model.n_decay]
@@ -397,6 +452,16 @@ class Trainer:
         total, first_loss = 0.0, None
         batches = [order[start:start + self.batch_size]
                    for start in range(0, order.shape[0], self.batch_size)]
+        if self._runner_for(data) is not None:
+            # compiled minibatches: nothing to gather ahead
+            for rows in batches:
+                loss = self.step(data, rows)
+                total += loss * rows.shape[0]
+                if first_loss is None:
+                    first_loss = loss
+                if not np.isfinite(total):
+                    break  # the epoch is lost; skip its remaining minibatches
+            return total / order.shape[0], first_loss
         # each minibatch's parts are made (and its dropout masks drawn, in
         # minibatch order) one step ahead, so that they can be gathered ahead
         parts = self.parts(data, batches[0]) if batches else None

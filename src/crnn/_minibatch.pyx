@@ -1,0 +1,557 @@
+"""The compiled minibatch: a training minibatch's parts, from the gather of
+their rows to the sum of their gradients, without the GIL, in C threads.
+
+The Python path of ``_training.Trainer`` runs each part through the model's
+``loss_grad`` in a Python thread: a W1 lstm part (16 sequences of 50 steps)
+spends about 282 us in the kernels and 50 us in Python, and the two parts'
+Python must take turns at the GIL, each wait a sleep and a wake-up of
+25-40 us on this kind of VM (benchmarks/NOTES.md, ninth session). Here the
+main thread hands each other part to a C thread that never takes the GIL,
+runs its own part, waits for the others by spinning and sums the
+gradients: one Python call a minibatch.
+
+It covers the common model: a stack of one-directional layers with no layer
+normalisation and no dropout, read out from the top layer's final state,
+trained on sequences of one length with the squared or the log loss
+(``supports``). It calls the passes the Python path calls (``forward_pass``,
+``backward_pass``, :func:`readout_loss_grad`) in the same order on the same
+rows, so the two paths give the same parameters to the bit
+(tests/test_minibatch.py).
+"""
+from cython cimport floating
+from libc.float cimport DBL_MIN, FLT_MIN
+from libc.math cimport exp, log
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy, memset
+
+from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._cells cimport CELL_GRU, CELL_LSTM
+from crnn._recurrent cimport backward_pass, forward_pass
+
+import threading
+
+import numpy as np
+
+from crnn import _spec
+
+cdef extern from "_event.h" nogil:
+    ctypedef struct crnn_event:
+        pass
+    int crnn_event_init(crnn_event* e)
+    void crnn_event_destroy(crnn_event* e)
+    void crnn_event_set(crnn_event* e)
+    void crnn_event_wait(crnn_event* e, double spin_seconds)
+
+
+cdef double readout_loss_grad(bint log_loss, Py_ssize_t n_rows, Py_ssize_t n_in,
+                              Py_ssize_t n_outputs, const floating* H, const floating* W_out,
+                              const floating* b_out, const floating* targets,
+                              const Py_ssize_t* labels, double n_predictions, floating* out,
+                              floating* gW_out, floating* gb_out,
+                              floating* dH) noexcept nogil:
+    """The readout, the loss and their backward for ``n_rows`` rows of H
+    (n_rows, n_in): out = H W_out^T + b_out; returns this part's share of
+    the loss, a mean over ``n_predictions`` rows of the whole minibatch
+    (squared: half the squared error of every element against ``targets``
+    (n_rows, n_outputs); log: softmax cross-entropy against the class
+    indices ``labels``). Sets gW_out = d_out^T H, gb_out = column sums of
+    d_out and dH = d_out W_out, leaving d_out = dL/d(out) in ``out``."""
+    cdef Py_ssize_t r, j
+    cdef double value = 0.0, count
+    cdef floating scale, top, total, square
+    cdef floating* row
+    gemm(NoTrans, Trans, n_rows, n_outputs, n_in, 1, H, n_in, W_out, n_in, 0, out, n_outputs)
+    for r in range(n_rows):
+        row = out + r * n_outputs
+        for j in range(n_outputs):
+            row[j] += b_out[j]
+    if not log_loss:
+        count = n_predictions * n_outputs
+        scale = <floating>(1.0 / count)
+        for r in range(n_rows):
+            row = out + r * n_outputs
+            for j in range(n_outputs):
+                row[j] -= targets[r * n_outputs + j]
+                # squared in the model's precision, so a float32 loss
+                # overflows where the model's arithmetic does (the
+                # divergence check reads it), summed in double
+                square = row[j] * row[j]
+                value += square
+                row[j] *= scale
+        value = 0.5 * value / count
+    else:
+        scale = <floating>(1.0 / n_predictions)
+        for r in range(n_rows):
+            row = out + r * n_outputs
+            top = row[0]
+            for j in range(1, n_outputs):
+                if row[j] > top:
+                    top = row[j]
+            total = 0
+            for j in range(n_outputs):
+                row[j] = <floating>exp(row[j] - top)
+                total += row[j]
+            for j in range(n_outputs):
+                row[j] /= total
+            if floating is float:
+                value -= log(row[labels[r]] if row[labels[r]] > FLT_MIN else FLT_MIN)
+            else:
+                value -= log(row[labels[r]] if row[labels[r]] > DBL_MIN else DBL_MIN)
+            row[labels[r]] -= 1
+            for j in range(n_outputs):
+                row[j] *= scale
+        value /= n_predictions
+    gemm(Trans, NoTrans, n_outputs, n_in, n_rows, 1, out, n_outputs, H, n_in, 0, gW_out, n_in)
+    memset(gb_out, 0, n_outputs * sizeof(floating))
+    for r in range(n_rows):
+        for j in range(n_outputs):
+            gb_out[j] += out[r * n_outputs + j]
+    gemm(NoTrans, NoTrans, n_rows, n_in, n_outputs, 1, out, n_outputs, W_out, n_in, 0, dH, n_in)
+    return value
+
+
+def readout_loss(bint log_loss, const floating[:, ::1] H, const floating[:, ::1] W_out,
+                 const floating[::1] b_out, targets, double n_predictions,
+                 floating[:, ::1] out, floating[:, ::1] gW_out, floating[::1] gb_out,
+                 floating[:, ::1] dH):
+    """:func:`readout_loss_grad` on arrays (the Python path's readout).
+
+    Parameters
+    ----------
+    log_loss : bool
+    H : ndarray of shape (n_rows, n_in)
+    W_out : ndarray of shape (n_outputs, n_in)
+    b_out : ndarray of shape (n_outputs,)
+    targets : ndarray
+        Squared loss: (n_rows, n_outputs) of H's dtype; log loss: (n_rows,)
+        class indices.
+    n_predictions : float
+        Rows of the whole minibatch the loss is a mean over.
+    out, gW_out, gb_out, dH : ndarray
+        Outputs, shaped like H W_out^T, W_out, b_out and H.
+
+    Returns
+    -------
+    loss : float
+    """
+    cdef Py_ssize_t n_rows = H.shape[0], n_in = H.shape[1], n_outputs = W_out.shape[0]
+    cdef const floating[:, ::1] values
+    cdef const Py_ssize_t[::1] labels
+    cdef const floating* values_p = NULL
+    cdef const Py_ssize_t* labels_p = NULL
+    cdef double value
+    if (W_out.shape[1] != n_in or b_out.shape[0] != n_outputs
+            or out.shape[0] != n_rows or out.shape[1] != n_outputs
+            or gW_out.shape[0] != n_outputs or gW_out.shape[1] != n_in
+            or gb_out.shape[0] != n_outputs or dH.shape[0] != n_rows or dH.shape[1] != n_in):
+        raise ValueError("readout_loss: shapes do not match")
+    if n_rows == 0:
+        raise ValueError("readout_loss: no rows")
+    if log_loss:
+        labels = np.ascontiguousarray(targets, dtype=np.intp).reshape(-1)
+        if labels.shape[0] != n_rows:
+            raise ValueError("readout_loss: one class index per row expected")
+        labels_p = &labels[0]
+        if np.any(np.asarray(labels) < 0) or np.any(np.asarray(labels) >= n_outputs):
+            raise ValueError("readout_loss: class index out of range")
+    else:
+        values = targets
+        if values.shape[0] != n_rows or values.shape[1] != n_outputs:
+            raise ValueError("readout_loss: targets do not match the outputs")
+        values_p = &values[0, 0]
+    with nogil:
+        value = readout_loss_grad(log_loss, n_rows, n_in, n_outputs, &H[0, 0], &W_out[0, 0],
+                                  &b_out[0], values_p, labels_p, n_predictions, &out[0, 0],
+                                  &gW_out[0, 0], &gb_out[0], &dH[0, 0])
+    return value
+
+
+# Where one layer's parameters and one part's buffers are: offsets in
+# elements into the flat parameter (and gradient) vector, and into a part's
+# work buffer (-1: the cell has none).
+cdef struct LayerPlan:
+    Py_ssize_t n_in, n_hidden, n_delta
+    Py_ssize_t W_ih, W_hh, b_ih, b_hh
+    Py_ssize_t gates, H_prev, C_prev, extra, hh, H_out, h_cur, c_cur, dh_cur, dc_cur, delta, dX
+
+
+cdef struct Job:
+    # rows first, first + stride, ... (n of them) of the minibatch's rows
+    const Py_ssize_t* rows
+    Py_ssize_t first, stride, n
+    char* grads          # the part's flat gradient
+    char* work           # its buffers (LayerPlan offsets and the plan's own)
+    Py_ssize_t* index    # batch_sizes (n_steps), lengths and labels (max_rows each)
+    double loss
+    int status
+
+
+cdef struct Plan:
+    int cell, activation, log_loss, is_double
+    Py_ssize_t n_layers, n_steps, n_samples, n_features, n_outputs, truncate, max_rows
+    LayerPlan* layers
+    const char* params
+    const char* X_tm          # (n_steps, n_samples, n_features) sequences, time-major
+    const char* targets       # (n_samples, n_outputs) values (squared loss)
+    const Py_ssize_t* labels  # (n_samples,) class indices (log loss)
+    Py_ssize_t W_out, b_out   # readout offsets into params
+    Py_ssize_t X, y, out, dH  # offsets into a part's work buffer
+    double n_predictions
+    double spin_seconds
+    int stop
+    Job* jobs                 # one per part; jobs[0] runs in the calling thread
+    crnn_event* start         # one per worker (parts 1, 2, ...)
+    crnn_event* done
+
+
+cdef int _run_part(Plan* plan, Job* job, floating kind) noexcept nogil:
+    """One part: gather its rows, forward through the stack, readout and
+    loss, backward; its gradient in ``job.grads``, its loss in ``job.loss``.
+    Returns 0, or -1 when a pass ran out of memory."""
+    cdef:
+        Py_ssize_t B = job.n, T = plan.n_steps, I = plan.n_features, O = plan.n_outputs
+        Py_ssize_t R = T * B, N = plan.n_samples, t, b, k, row
+        floating* work = <floating*>job.work
+        const floating* params = <const floating*>plan.params
+        floating* grads = <floating*>job.grads
+        const floating* X_tm = <const floating*>plan.X_tm
+        floating* X = work + plan.X
+        floating* y = work + plan.y
+        Py_ssize_t* batch_sizes = job.index
+        Py_ssize_t* lengths = job.index + T
+        Py_ssize_t* labels = job.index + T + plan.max_rows
+        const floating* inputs
+        const floating* dH_above
+        LayerPlan* L
+        bint lstm = plan.cell == CELL_LSTM
+    for t in range(T):
+        batch_sizes[t] = B
+    for b in range(B):
+        lengths[b] = T
+        row = job.rows[job.first + b * job.stride]
+        if plan.log_loss:
+            labels[b] = plan.labels[row]
+        else:
+            memcpy(y + b * O, <const floating*>plan.targets + row * O, O * sizeof(floating))
+    for t in range(T):
+        for b in range(B):
+            row = job.rows[job.first + b * job.stride]
+            memcpy(X + (t * B + b) * I, X_tm + (t * N + row) * I, I * sizeof(floating))
+    inputs = X
+    for k in range(plan.n_layers):
+        L = &plan.layers[k]
+        memset(work + L.h_cur, 0, B * L.n_hidden * sizeof(floating))
+        if lstm:
+            memset(work + L.c_cur, 0, B * L.n_hidden * sizeof(floating))
+        if forward_pass(plan.cell, plan.activation, T, R, L.n_in, L.n_hidden,
+                        params + L.W_ih, params + L.W_hh, params + L.b_ih, params + L.b_hh,
+                        inputs, batch_sizes, False, work + L.h_cur,
+                        work + L.c_cur if lstm else NULL, work + L.gates, work + L.H_prev,
+                        work + L.C_prev if lstm else NULL,
+                        work + L.extra if L.extra >= 0 else NULL,
+                        work + L.hh if L.hh >= 0 else NULL, work + L.H_out, L.n_hidden, 0,
+                        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) < 0:
+            return -1
+        inputs = work + L.H_out
+    L = &plan.layers[plan.n_layers - 1]
+    # the top layer's final states; dL/d(those) lands in its dh_cur
+    job.loss = readout_loss_grad(plan.log_loss, B, L.n_hidden, O, work + L.h_cur,
+                                 params + plan.W_out, params + plan.b_out, y, labels,
+                                 plan.n_predictions, work + plan.out, grads + plan.W_out,
+                                 grads + plan.b_out, work + L.dh_cur)
+    dH_above = NULL
+    for k in range(plan.n_layers - 1, -1, -1):
+        L = &plan.layers[k]
+        if k < plan.n_layers - 1:
+            memset(work + L.dh_cur, 0, B * L.n_hidden * sizeof(floating))
+        if lstm:
+            memset(work + L.dc_cur, 0, B * L.n_hidden * sizeof(floating))
+        inputs = X if k == 0 else work + plan.layers[k - 1].H_out
+        if backward_pass(plan.cell, plan.activation, T, R, L.n_in, L.n_hidden, L.n_delta,
+                         params + L.W_ih, params + L.W_hh, inputs, batch_sizes, lengths,
+                         False, plan.truncate, work + L.gates, work + L.H_prev,
+                         work + L.C_prev if lstm else NULL,
+                         work + L.extra if L.extra >= 0 else NULL,
+                         dH_above, L.n_hidden if dH_above != NULL else 0, 0,
+                         work + L.dh_cur, work + L.dc_cur if lstm else NULL, work + L.delta,
+                         grads + L.W_ih, grads + L.W_hh, grads + L.b_ih, grads + L.b_hh,
+                         work + L.dX if k > 0 else NULL, False,
+                         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                         NULL, NULL, NULL) < 0:
+            return -1
+        dH_above = work + L.dX if k > 0 else NULL
+    return 0
+
+
+cdef int _run_job(Plan* plan, Job* job) noexcept nogil:
+    if plan.is_double:
+        return _run_part(plan, job, <double>0)
+    return _run_part(plan, job, <float>0)
+
+
+cdef void _serve(Plan* plan, Py_ssize_t w) noexcept nogil:
+    """Worker w's loop: run part w + 1 each time it is started, until stopped."""
+    while True:
+        crnn_event_wait(&plan.start[w], plan.spin_seconds)
+        if plan.stop:
+            return
+        plan.jobs[w + 1].status = _run_job(plan, &plan.jobs[w + 1])
+        crnn_event_set(&plan.done[w])
+
+
+def supports(model, data, hyper):
+    """Whether :class:`MinibatchRunner` can train ``model`` on ``data``
+    (a ``_training.SequenceData``) with ``hyper`` (a ``_training.Hyper``)."""
+    from crnn._network import RecurrentNetwork
+    return (type(model) is RecurrentNetwork and not model.return_sequences
+            and not model.bidirectional and not model.layer_norm
+            and model.loss in ("squared", "log") and hyper.dropout == 0
+            and data.uniform and not data.per_step
+            and model.dtype in (np.float32, np.float64)
+            and data.X_tm.dtype == model.dtype and data.X_tm.flags.c_contiguous)
+
+
+cdef class MinibatchRunner:
+    """Runs training minibatches of one model on one fit's data, in compiled parts.
+
+    Parameters
+    ----------
+    model : RecurrentNetwork
+        Must pass :func:`supports`.
+    params : ndarray of shape (n_params,)
+        The flat parameters (read; the optimizer updates them in place).
+    part_grads : list of ndarray of shape (n_params,)
+        One gradient buffer per part; the minibatch's gradient lands in the first.
+    workspaces : list of Workspace
+        One per part: each part's buffers are one of its arrays.
+    data : SequenceData
+    truncate : int or None
+        Truncated BPTT window.
+    max_rows : int
+        Most rows (sequences) a part will hold.
+    spin_seconds : float
+        How long a worker polls for its next part before it sleeps.
+
+    Use :meth:`close` (the ``Trainer`` does) to stop the worker threads.
+    """
+
+    cdef Plan plan
+    cdef Py_ssize_t n_workers
+    cdef object _keep      # the arrays the plan points into
+    cdef object _threads
+    cdef bint _closed
+
+    def __cinit__(self):
+        self.plan.layers = NULL
+        self.plan.jobs = NULL
+        self.plan.start = NULL
+        self.plan.done = NULL
+        self.n_workers = 0
+        self._closed = True
+
+    def __init__(self, model, params, part_grads, workspaces, data, truncate,
+                 Py_ssize_t max_rows, double spin_seconds):
+        dtype = model.dtype
+        n_parts = len(part_grads)
+        itemsize = dtype.itemsize
+        align = 64 // itemsize
+        sizes = {"work": 0}
+
+        def alloc(n):
+            # offsets start on a cache line, as Workspace buffers do
+            offset = sizes["work"]
+            sizes["work"] = offset + -(-n // align) * align
+            return offset
+
+        T, I = data.X_tm.shape[0], data.X_tm.shape[2]
+        R, B = T * max_rows, max_rows
+        cell = model.cell
+        coefs = model.views(params)
+        # (no negative indices: wraparound is off in the kernels' modules)
+        readout = coefs[len(coefs) - 1]
+        base = params.ctypes.data
+
+        def offset_of(view):
+            return (view.ctypes.data - base) // itemsize
+
+        self.plan.layers = <LayerPlan*>calloc(len(model.hidden_sizes), sizeof(LayerPlan))
+        self.plan.jobs = <Job*>calloc(n_parts, sizeof(Job))
+        self.plan.start = <crnn_event*>calloc(max(n_parts - 1, 1), sizeof(crnn_event))
+        self.plan.done = <crnn_event*>calloc(max(n_parts - 1, 1), sizeof(crnn_event))
+        if (self.plan.layers == NULL or self.plan.jobs == NULL or self.plan.start == NULL
+                or self.plan.done == NULL):
+            raise MemoryError()
+        n_in = model.n_features
+        cdef LayerPlan* L
+        for k, H in enumerate(model.hidden_sizes):
+            G = _spec.N_GATES[cell]
+            L = &self.plan.layers[k]
+            L.n_in, L.n_hidden = n_in, H
+            L.n_delta = 4 * H if cell == "gru" else G * H
+            L.W_ih, L.W_hh = offset_of(coefs[k]["W_ih"]), offset_of(coefs[k]["W_hh"])
+            L.b_ih, L.b_hh = offset_of(coefs[k]["b_ih"]), offset_of(coefs[k]["b_hh"])
+            L.gates, L.H_prev, L.H_out = alloc(R * G * H), alloc(R * H), alloc(R * H)
+            L.C_prev = alloc(R * H) if cell == "lstm" else -1
+            L.extra = alloc(R * H) if cell in ("lstm", "gru") else -1
+            L.hh = alloc(B * G * H) if cell == "gru" else -1
+            L.h_cur, L.dh_cur = alloc(B * H), alloc(B * H)
+            L.c_cur = alloc(B * H) if cell == "lstm" else -1
+            L.dc_cur = alloc(B * H) if cell == "lstm" else -1
+            L.delta = alloc(R * L.n_delta)
+            L.dX = alloc(R * n_in) if k > 0 else -1
+            n_in = H
+        self.plan.X = alloc(R * I)
+        self.plan.y = alloc(B * model.n_outputs)
+        self.plan.out = alloc(B * model.n_outputs)
+        self.plan.dH = -1
+        self.plan.cell = _spec.cell_code(cell)
+        self.plan.activation = _spec.activation_code(model.activation)
+        self.plan.log_loss = model.loss == "log"
+        self.plan.is_double = dtype == np.float64
+        self.plan.n_layers = len(model.hidden_sizes)
+        self.plan.n_steps, self.plan.n_samples, self.plan.n_features = T, data.n_samples, I
+        self.plan.n_outputs = model.n_outputs
+        self.plan.truncate = int(truncate or 0)
+        self.plan.max_rows = max_rows
+        self.plan.W_out = offset_of(readout["W_out"])
+        self.plan.b_out = offset_of(readout["b_out"])
+        self.plan.spin_seconds = spin_seconds
+        self.plan.stop = 0
+
+        X_tm = data.X_tm
+        if self.plan.log_loss:
+            targets = np.ascontiguousarray(data.targets, dtype=np.intp).reshape(-1)
+            self.plan.labels = <const Py_ssize_t*><size_t>targets.ctypes.data
+            self.plan.targets = NULL
+        else:
+            targets = np.ascontiguousarray(data.targets, dtype=dtype)
+            if targets.shape != (data.n_samples, model.n_outputs):
+                raise ValueError("MinibatchRunner: targets do not match the model's outputs")
+            self.plan.targets = <const char*><size_t>targets.ctypes.data
+            self.plan.labels = NULL
+        if X_tm.shape[2] != model.n_features:
+            raise ValueError("MinibatchRunner: the data's features do not match the model")
+        self.plan.X_tm = <const char*><size_t>X_tm.ctypes.data
+        self.plan.params = <const char*><size_t>params.ctypes.data
+        works, indexes = [], []
+        for p in range(n_parts):
+            grads = part_grads[p]
+            if grads.shape != params.shape or grads.dtype != dtype:
+                raise ValueError("MinibatchRunner: a gradient buffer does not match params")
+            # a Workspace buffer (cache-line aligned), so that partial_fit's
+            # trainers reuse one instead of faulting in fresh pages each epoch
+            work = workspaces[p].get("minibatch", (sizes["work"],))
+            index = np.empty(T + 2 * max_rows, dtype=np.intp)
+            works.append(work)
+            indexes.append(index)
+            self.plan.jobs[p].grads = <char*><size_t>grads.ctypes.data
+            self.plan.jobs[p].work = <char*><size_t>work.ctypes.data
+            self.plan.jobs[p].index = <Py_ssize_t*><size_t>index.ctypes.data
+        self._keep = (params, list(part_grads), X_tm, targets, works, indexes)
+        for w in range(n_parts - 1):
+            if crnn_event_init(&self.plan.start[w]) != 0:
+                raise MemoryError()
+            if crnn_event_init(&self.plan.done[w]) != 0:
+                crnn_event_destroy(&self.plan.start[w])
+                raise MemoryError()
+            self.n_workers = w + 1
+        self._closed = False
+        self._threads = []
+        for w in range(n_parts - 1):
+            thread = threading.Thread(target=self._serve, args=(w,), name="crnn-minibatch",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, Py_ssize_t w):
+        with nogil:
+            _serve(&self.plan, w)
+
+    @property
+    def max_parts(self):
+        """Most parts a minibatch can be split into."""
+        return self.n_workers + 1
+
+    @property
+    def max_rows(self):
+        """Most rows (sequences) one part can hold."""
+        return self.plan.max_rows
+
+    def loss_grad(self, const Py_ssize_t[::1] rows, Py_ssize_t n_parts):
+        """Loss and gradient of the minibatch ``rows`` (sample indices) in
+        ``n_parts`` parts, part p holding rows p, p + n_parts, ...
+
+        Returns
+        -------
+        loss : float
+            The minibatch's mean loss; its gradient is in the first part's buffer.
+        """
+        cdef Py_ssize_t n_rows = rows.shape[0], p, i, n_params
+        cdef double loss
+        cdef int status = 0
+        cdef Job* job
+        cdef float* g32
+        cdef double* g64
+        if self._closed:
+            raise RuntimeError("MinibatchRunner.loss_grad after close()")
+        if not 1 <= n_parts <= self.n_workers + 1:
+            raise ValueError(f"n_parts must be in [1, {self.n_workers + 1}]; got {n_parts}")
+        if n_rows < n_parts or -(-n_rows // n_parts) > self.plan.max_rows:
+            raise ValueError(f"{n_rows} rows do not fit {n_parts} parts of at most "
+                             f"{self.plan.max_rows}")
+        rows_array = np.asarray(rows)
+        if rows_array.min() < 0 or rows_array.max() >= self.plan.n_samples:
+            raise ValueError("a row index is out of range")
+        n_params = self._keep[0].shape[0]
+        with nogil:
+            self.plan.n_predictions = n_rows
+            for p in range(n_parts):
+                job = &self.plan.jobs[p]
+                job.rows, job.first, job.stride = &rows[0], p, n_parts
+                job.n = (n_rows - p + n_parts - 1) // n_parts
+                job.status = 0
+            for p in range(1, n_parts):
+                crnn_event_set(&self.plan.start[p - 1])
+            self.plan.jobs[0].status = _run_job(&self.plan, &self.plan.jobs[0])
+            for p in range(1, n_parts):
+                crnn_event_wait(&self.plan.done[p - 1], self.plan.spin_seconds)
+            loss = self.plan.jobs[0].loss
+            status = self.plan.jobs[0].status
+            for p in range(1, n_parts):
+                job = &self.plan.jobs[p]
+                loss += job.loss
+                status = status if status < 0 else job.status
+                # the parts' gradients add up, in part order, as in the Python path
+                if self.plan.is_double:
+                    g64 = <double*>self.plan.jobs[0].grads
+                    for i in range(n_params):
+                        g64[i] += (<double*>job.grads)[i]
+                else:
+                    g32 = <float*>self.plan.jobs[0].grads
+                    for i in range(n_params):
+                        g32[i] += (<float*>job.grads)[i]
+        if status < 0:
+            raise MemoryError()
+        return loss
+
+    def close(self):
+        """Stop and join the worker threads (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.plan.stop = 1
+        for w in range(self.n_workers):
+            crnn_event_set(&self.plan.start[w])
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def __dealloc__(self):
+        # close() has joined the workers (a running worker holds a reference)
+        for w in range(self.n_workers):
+            crnn_event_destroy(&self.plan.start[w])
+            crnn_event_destroy(&self.plan.done[w])
+        free(self.plan.layers)
+        free(self.plan.jobs)
+        free(self.plan.start)
+        free(self.plan.done)

@@ -1,0 +1,177 @@
+"""The compiled minibatch (``crnn._minibatch``) against the Python path.
+
+Both paths run the same passes on the same rows in the same order, so an
+epoch must leave the same parameters and report the same losses to the bit;
+the Python path itself is checked against finite differences and PyTorch
+elsewhere (test_network_gradients, test_golden).
+"""
+import itertools
+import threading
+
+import numpy as np
+import pytest
+
+from crnn import RNNClassifier, RNNRegressor, _minibatch, _threads
+from crnn._network import RecurrentNetwork
+from crnn._training import Hyper, SequenceData, Trainer, new_optimizer_state
+
+from .conftest import CELLS
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _problem(cell, dtype, sizes, loss, n_samples=37, n_steps=5, n_features=3, n_outputs=4,
+             seed=0):
+    rng = np.random.default_rng(seed)
+    net = RecurrentNetwork(cell, n_features, sizes, n_outputs, "tanh", dtype, loss=loss)
+    X = rng.normal(size=(n_samples, n_steps, n_features)).astype(dtype)
+    if loss == "log":
+        y = rng.integers(0, n_outputs, n_samples)
+    else:
+        y = rng.normal(size=(n_samples, n_outputs)).astype(dtype)
+    return net, X, y
+
+
+def _epochs(net, X, y, compiled, threads, batch_size=16, truncate=None, n_epochs=3,
+            lengths=None, dropout=0.0):
+    params = net.init_params(np.random.RandomState(0))
+    state = new_optimizer_state(net.n_params, net.dtype, "adam")
+    hyper = Hyper("adam", 0.01, 1e-3, 0.0, truncate=truncate, dropout=dropout)
+    data = SequenceData(X, y, lengths)
+    losses = []
+    with _threads._forced_threads(threads), Trainer(
+            net, params, state, hyper, batch_size, compiled=compiled,
+            dropout_rng=np.random.default_rng(1) if dropout else None) as trainer:
+        for epoch in range(n_epochs):
+            order = np.random.default_rng(epoch).permutation(X.shape[0])
+            losses.append(trainer.epoch(data, order))
+        used = trainer._runner is not None
+    return params, losses, used
+
+
+@pytest.mark.parametrize("cell,dtype,sizes,loss,truncate,threads", [
+    combo for combo in itertools.product(CELLS, (np.float32, np.float64), ((7,), (9, 6)),
+                                         ("squared", "log"), (None, 3), (1, 2))
+    # every cell, dtype and loss; depth, truncation and threads crossed less densely
+    if combo[4] is None or combo[5] == 2])
+def test_compiled_epochs_equal_the_python_path_to_the_bit(cell, dtype, sizes, loss,
+                                                          truncate, threads):
+    net, X, y = _problem(cell, dtype, sizes, loss)
+    expected, expected_losses, used = _epochs(net, X, y, False, threads, truncate=truncate)
+    assert not used
+    params, losses, used = _epochs(net, X, y, True, threads, truncate=truncate)
+    assert used
+    np.testing.assert_array_equal(params, expected)
+    assert losses == expected_losses
+    assert not np.array_equal(params, net.init_params(np.random.RandomState(0)))
+
+
+def test_three_parts_and_a_short_last_minibatch():
+    # 37 rows in minibatches of 24: parts of 8 rows and a last minibatch of 13
+    net, X, y = _problem("lstm", np.float64, (6,), "squared")
+    expected = _epochs(net, X, y, False, 3, batch_size=24)
+    params, losses, used = _epochs(net, X, y, True, 3, batch_size=24)
+    assert used
+    np.testing.assert_array_equal(params, expected[0])
+    assert losses == expected[1]
+
+
+@pytest.mark.parametrize("change", ["bidirectional", "layer_norm", "return_sequences",
+                                    "ragged", "dropout"])
+def test_models_it_does_not_cover_take_the_python_path(change):
+    kwargs = {change: True} if change in ("bidirectional", "layer_norm",
+                                          "return_sequences") else {}
+    net = RecurrentNetwork("gru", 3, (5, 4), 2, "tanh", np.float64, **kwargs)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 4, 3))
+    y = rng.normal(size=(20, 4, 2) if change == "return_sequences" else (20, 2))
+    lengths = rng.integers(1, 5, 20) if change == "ragged" else None
+    dropout = 0.2 if change == "dropout" else 0.0
+    if change == "return_sequences":
+        data = SequenceData(X, y, per_step=True)
+    else:
+        data = SequenceData(X, y, lengths)
+    hyper = Hyper("adam", 0.01, 0.0, 0.0, dropout=dropout)
+    assert not _minibatch.supports(net, data, hyper)
+    plain = RecurrentNetwork("gru", 3, (5, 4), 2, "tanh", np.float64)
+    assert _minibatch.supports(plain, SequenceData(X, y[:, 0] if y.ndim == 3 else y),
+                               Hyper("adam", 0.01, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_a_fit_leaves_no_minibatch_thread_running(Estimator):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 64) if Estimator is RNNClassifier else rng.normal(size=64)
+    with _threads._forced_threads(2):
+        Estimator(hidden_layer_sizes=(4,), batch_size=32, max_iter=2,
+                  random_state=0).fit(X, y)
+    assert not [t for t in threading.enumerate() if t.name == "crnn-minibatch"]
+
+
+def test_runner_refuses_rows_it_cannot_take():
+    net, X, y = _problem("rnn", np.float64, (4,), "squared")
+    params = net.init_params(np.random.RandomState(0))
+    grads = [np.empty_like(params) for _ in range(2)]
+    from crnn._layers import Workspace
+    runner = _minibatch.MinibatchRunner(net, params, grads,
+                                        [Workspace(np.float64) for _ in range(2)],
+                                        SequenceData(X, y), None, 4, 0.0)
+    try:
+        assert runner.max_parts == 2 and runner.max_rows == 4
+        with pytest.raises(ValueError, match="out of range"):
+            runner.loss_grad(np.array([0, 1, 2, X.shape[0]], dtype=np.intp), 2)
+        with pytest.raises(ValueError, match="do not fit"):
+            runner.loss_grad(np.arange(5, dtype=np.intp), 1)
+        with pytest.raises(ValueError, match="n_parts"):
+            runner.loss_grad(np.arange(4, dtype=np.intp), 3)
+        assert np.isfinite(runner.loss_grad(np.arange(8, dtype=np.intp), 2))
+    finally:
+        runner.close()
+    with pytest.raises(RuntimeError, match="close"):
+        runner.loss_grad(np.arange(4, dtype=np.intp), 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log_loss", [False, True])
+def test_readout_loss_matches_numpy(dtype, log_loss):
+    rng = np.random.default_rng(0)
+    n_rows, n_in, n_outputs, n_predictions = 6, 5, 3, 10
+    H = rng.normal(size=(n_rows, n_in)).astype(dtype)
+    W_out = rng.normal(size=(n_outputs, n_in)).astype(dtype)
+    b_out = rng.normal(size=n_outputs).astype(dtype)
+    targets = (rng.integers(0, n_outputs, n_rows) if log_loss
+               else rng.normal(size=(n_rows, n_outputs)).astype(dtype))
+    out = np.empty((n_rows, n_outputs), dtype)
+    gW, gb, dH = np.empty_like(W_out), np.empty_like(b_out), np.empty_like(H)
+    value = _minibatch.readout_loss(log_loss, H, W_out, b_out, targets, n_predictions, out,
+                                    gW, gb, dH)
+    z = H.astype(np.float64) @ W_out.T.astype(np.float64) + b_out
+    if log_loss:
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        expected = -np.log(p[np.arange(n_rows), targets]).sum() / n_predictions
+        d = p.copy()
+        d[np.arange(n_rows), targets] -= 1
+        d /= n_predictions
+    else:
+        expected = 0.5 * np.square(z - targets).sum() / (n_predictions * n_outputs)
+        d = (z - targets) / (n_predictions * n_outputs)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(value, expected, rtol=rtol)
+    np.testing.assert_allclose(out, d, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(gW, d.T @ H, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(gb, d.sum(axis=0), rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(dH, d @ W_out, rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_readout_loss_refuses_bad_shapes_and_labels():
+    H, W_out, b_out = np.ones((4, 3)), np.ones((2, 3)), np.ones(2)
+    args = (np.empty((4, 2)), np.empty((2, 3)), np.empty(2), np.empty((4, 3)))
+    with pytest.raises(ValueError, match="shapes"):
+        _minibatch.readout_loss(False, H, W_out, b_out, np.ones((4, 2)), 4, np.empty((3, 2)),
+                                *args[1:])
+    with pytest.raises(ValueError, match="targets"):
+        _minibatch.readout_loss(False, H, W_out, b_out, np.ones((4, 3)), 4, *args)
+    with pytest.raises(ValueError, match="out of range"):
+        _minibatch.readout_loss(True, H, W_out, b_out, np.array([0, 1, 2, 0]), 4, *args)
