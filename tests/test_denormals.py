@@ -90,7 +90,10 @@ def test_state_is_restored_in_other_threads_and_after_an_exception(monkeypatch):
     monkeypatch.setattr(_optim, "adam_step", failing_step)
     before = _recurrent.fp_control_state()
     with pytest.raises(RuntimeError, match="stop"):
-        RNNRegressor(hidden_layer_sizes=(4,), max_iter=3, batch_size=16).fit(X, y)
+        # bidirectional: the Python path, which calls adam_step (the
+        # compiled minibatch updates in C)
+        RNNRegressor(hidden_layer_sizes=(4,), max_iter=3, batch_size=16,
+                     bidirectional=True).fit(X, y)
     assert _recurrent.fp_control_state() == before
 
 

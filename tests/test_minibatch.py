@@ -33,10 +33,12 @@ def _problem(cell, dtype, sizes, loss, n_samples=37, n_steps=5, n_features=3, n_
 
 
 def _epochs(net, X, y, compiled, threads, batch_size=16, truncate=None, n_epochs=3,
-            lengths=None, dropout=0.0):
+            lengths=None, dropout=0.0, solver="adam", **hyper_kwargs):
     params = net.init_params(np.random.RandomState(0))
-    state = new_optimizer_state(net.n_params, net.dtype, "adam")
-    hyper = Hyper("adam", 0.01, 1e-3, 0.0, truncate=truncate, dropout=dropout)
+    state = new_optimizer_state(net.n_params, net.dtype, solver)
+    hyper = Hyper(solver, 0.01, 1e-3, 0.0, truncate=truncate, dropout=dropout)
+    for name, value in hyper_kwargs.items():
+        setattr(hyper, name, value)
     data = SequenceData(X, y, lengths)
     losses = []
     with _threads._forced_threads(threads), Trainer(
@@ -66,11 +68,38 @@ def test_compiled_epochs_equal_the_python_path_to_the_bit(cell, dtype, sizes, lo
     assert not np.array_equal(params, net.init_params(np.random.RandomState(0)))
 
 
+@pytest.mark.parametrize("solver,nesterov,alpha,clip", [
+    ("sgd", True, 1e-3, 0.0), ("sgd", False, 0.0, 0.5), ("adam", True, 0.0, 0.5),
+    ("adam", True, 0.3, 0.0)])
+def test_every_optimizer_setting_equals_the_python_path(solver, nesterov, alpha, clip):
+    net, X, y = _problem("lstm", np.float32, (6,), "squared")
+    kwargs = dict(solver=solver, nesterov=nesterov, alpha=alpha, clip_grad_norm=clip,
+                  learning_rate=0.05)
+    expected = _epochs(net, X, y, False, 2, **kwargs)
+    params, losses, used = _epochs(net, X, y, True, 2, **kwargs)
+    assert used
+    np.testing.assert_array_equal(params, expected[0])
+    assert losses == expected[1]
+
+
 def test_three_parts_and_a_short_last_minibatch():
     # 37 rows in minibatches of 24: parts of 8 rows and a last minibatch of 13
     net, X, y = _problem("lstm", np.float64, (6,), "squared")
     expected = _epochs(net, X, y, False, 3, batch_size=24)
     params, losses, used = _epochs(net, X, y, True, 3, batch_size=24)
+    assert used
+    np.testing.assert_array_equal(params, expected[0])
+    assert losses == expected[1]
+
+
+def test_sequences_of_one_length_shorter_than_the_padding():
+    # every sequence has 3 valid steps of X's 5: the steps past them are never read
+    net, X, y = _problem("gru", np.float32, (6,), "squared")
+    lengths = np.full(X.shape[0], 3)
+    expected = _epochs(net, X, y, False, 2, lengths=lengths)
+    X_junk = X.copy()
+    X_junk[:, 3:] = np.nan
+    params, losses, used = _epochs(net, X_junk, y, True, 2, lengths=lengths)
     assert used
     np.testing.assert_array_equal(params, expected[0])
     assert losses == expected[1]

@@ -25,6 +25,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
 from crnn._blas cimport gemm, NoTrans, Trans
+from crnn._optim cimport optimizer_step, squared_sum
 from crnn._cells cimport CELL_GRU, CELL_LSTM
 from crnn._recurrent cimport backward_pass, forward_pass
 
@@ -190,8 +191,9 @@ cdef struct Plan:
     int cell, activation, log_loss, is_double
     Py_ssize_t n_layers, n_steps, n_samples, n_features, n_outputs, truncate, max_rows
     LayerPlan* layers
-    const char* params
-    const char* X_tm          # (n_steps, n_samples, n_features) sequences, time-major
+    char* params              # read by the parts, updated by step()
+    const char* X_data        # (n_samples, ld_steps, n_features) sequences, batch-first
+    Py_ssize_t ld_steps       # X's steps (n_steps of them are used)
     const char* targets       # (n_samples, n_outputs) values (squared loss)
     const Py_ssize_t* labels  # (n_samples,) class indices (log loss)
     Py_ssize_t W_out, b_out   # readout offsets into params
@@ -210,11 +212,11 @@ cdef int _run_part(Plan* plan, Job* job, floating kind) noexcept nogil:
     Returns 0, or -1 when a pass ran out of memory."""
     cdef:
         Py_ssize_t B = job.n, T = plan.n_steps, I = plan.n_features, O = plan.n_outputs
-        Py_ssize_t R = T * B, N = plan.n_samples, t, b, k, row
+        Py_ssize_t R = T * B, t, b, k, row
         floating* work = <floating*>job.work
         const floating* params = <const floating*>plan.params
         floating* grads = <floating*>job.grads
-        const floating* X_tm = <const floating*>plan.X_tm
+        const floating* X_in = <const floating*>plan.X_data
         floating* X = work + plan.X
         floating* y = work + plan.y
         Py_ssize_t* batch_sizes = job.index
@@ -233,10 +235,13 @@ cdef int _run_part(Plan* plan, Job* job, floating kind) noexcept nogil:
             labels[b] = plan.labels[row]
         else:
             memcpy(y + b * O, <const floating*>plan.targets + row * O, O * sizeof(floating))
-    for t in range(T):
-        for b in range(B):
-            row = job.rows[job.first + b * job.stride]
-            memcpy(X + (t * B + b) * I, X_tm + (t * N + row) * I, I * sizeof(floating))
+    # packed time-major rows from batch-first X, one sequence at a time
+    # (each sequence's steps are contiguous in X)
+    for b in range(B):
+        row = job.rows[job.first + b * job.stride]
+        for t in range(T):
+            memcpy(X + (t * B + b) * I, X_in + (row * plan.ld_steps + t) * I,
+                   I * sizeof(floating))
     inputs = X
     for k in range(plan.n_layers):
         L = &plan.layers[k]
@@ -308,7 +313,7 @@ def supports(model, data, hyper):
             and model.loss in ("squared", "log") and hyper.dropout == 0
             and data.uniform and not data.per_step
             and model.dtype in (np.float32, np.float64)
-            and data.X_tm.dtype == model.dtype and data.X_tm.flags.c_contiguous)
+            and data.X.dtype == model.dtype)
 
 
 cdef class MinibatchRunner:
@@ -336,7 +341,7 @@ cdef class MinibatchRunner:
     """
 
     cdef Plan plan
-    cdef Py_ssize_t n_workers
+    cdef Py_ssize_t n_workers, n_params, n_decay
     cdef object _keep      # the arrays the plan points into
     cdef object _threads
     cdef bint _closed
@@ -363,7 +368,8 @@ cdef class MinibatchRunner:
             sizes["work"] = offset + -(-n // align) * align
             return offset
 
-        T, I = data.X_tm.shape[0], data.X_tm.shape[2]
+        # one length (supports): the first lengths[0] steps of every sequence
+        T, I = int(data.lengths[0]), data.X.shape[2]
         R, B = T * max_rows, max_rows
         cell = model.cell
         coefs = model.views(params)
@@ -418,7 +424,10 @@ cdef class MinibatchRunner:
         self.plan.spin_seconds = spin_seconds
         self.plan.stop = 0
 
-        X_tm = data.X_tm
+        X = np.ascontiguousarray(data.X)
+        if T > X.shape[1]:
+            raise ValueError("MinibatchRunner: the sequences are shorter than their lengths")
+        self.plan.ld_steps = X.shape[1]
         if self.plan.log_loss:
             targets = np.ascontiguousarray(data.targets, dtype=np.intp).reshape(-1)
             self.plan.labels = <const Py_ssize_t*><size_t>targets.ctypes.data
@@ -429,10 +438,13 @@ cdef class MinibatchRunner:
                 raise ValueError("MinibatchRunner: targets do not match the model's outputs")
             self.plan.targets = <const char*><size_t>targets.ctypes.data
             self.plan.labels = NULL
-        if X_tm.shape[2] != model.n_features:
+        if params.dtype != dtype or params.ndim != 1 or not params.flags.c_contiguous:
+            raise ValueError("MinibatchRunner: params must be a flat array of the model's dtype")
+        if X.shape[2] != model.n_features:
             raise ValueError("MinibatchRunner: the data's features do not match the model")
-        self.plan.X_tm = <const char*><size_t>X_tm.ctypes.data
-        self.plan.params = <const char*><size_t>params.ctypes.data
+        self.plan.X_data = <const char*><size_t>X.ctypes.data
+        self.plan.params = <char*><size_t>params.ctypes.data
+        self.n_params, self.n_decay = params.shape[0], model.n_decay
         works, indexes = [], []
         for p in range(n_parts):
             grads = part_grads[p]
@@ -447,7 +459,7 @@ cdef class MinibatchRunner:
             self.plan.jobs[p].grads = <char*><size_t>grads.ctypes.data
             self.plan.jobs[p].work = <char*><size_t>work.ctypes.data
             self.plan.jobs[p].index = <Py_ssize_t*><size_t>index.ctypes.data
-        self._keep = (params, list(part_grads), X_tm, targets, works, indexes)
+        self._keep = (params, list(part_grads), X, targets, works, indexes)
         for w in range(n_parts - 1):
             if crnn_event_init(&self.plan.start[w]) != 0:
                 raise MemoryError()
@@ -477,6 +489,59 @@ cdef class MinibatchRunner:
         """Most rows (sequences) one part can hold."""
         return self.plan.max_rows
 
+    cdef int _check(self, const Py_ssize_t[::1] rows, Py_ssize_t n_parts) except -1:
+        cdef Py_ssize_t n_rows = rows.shape[0], i, row
+        if self._closed:
+            raise RuntimeError("MinibatchRunner used after close()")
+        if not 1 <= n_parts <= self.n_workers + 1:
+            raise ValueError(f"n_parts must be in [1, {self.n_workers + 1}]; got {n_parts}")
+        if n_rows < n_parts or -(-n_rows // n_parts) > self.plan.max_rows:
+            raise ValueError(f"{n_rows} rows do not fit {n_parts} parts of at most "
+                             f"{self.plan.max_rows}")
+        for i in range(n_rows):
+            row = rows[i]
+            if row < 0 or row >= self.plan.n_samples:
+                raise ValueError(f"row index {row} is out of range")
+        return 0
+
+    cdef int _loss_grad(self, const Py_ssize_t* rows, Py_ssize_t n_rows, Py_ssize_t n_parts,
+                        double* loss) noexcept nogil:
+        """The parts of one minibatch, run and summed: the loss in loss[0],
+        the gradient in the first part's buffer. Returns -1 when a part ran
+        out of memory."""
+        cdef Py_ssize_t p, i, n_params = self.n_params
+        cdef int status
+        cdef Job* job
+        cdef float* g32
+        cdef double* g64
+        self.plan.n_predictions = n_rows
+        for p in range(n_parts):
+            job = &self.plan.jobs[p]
+            job.rows, job.first, job.stride = rows, p, n_parts
+            job.n = (n_rows - p + n_parts - 1) // n_parts
+            job.status = 0
+        for p in range(1, n_parts):
+            crnn_event_set(&self.plan.start[p - 1])
+        self.plan.jobs[0].status = _run_job(&self.plan, &self.plan.jobs[0])
+        for p in range(1, n_parts):
+            crnn_event_wait(&self.plan.done[p - 1], self.plan.spin_seconds)
+        loss[0] = self.plan.jobs[0].loss
+        status = self.plan.jobs[0].status
+        for p in range(1, n_parts):
+            job = &self.plan.jobs[p]
+            loss[0] += job.loss
+            status = status if status < 0 else job.status
+            # the parts' gradients add up, in part order, as in the Python path
+            if self.plan.is_double:
+                g64 = <double*>self.plan.jobs[0].grads
+                for i in range(n_params):
+                    g64[i] += (<double*>job.grads)[i]
+            else:
+                g32 = <float*>self.plan.jobs[0].grads
+                for i in range(n_params):
+                    g32[i] += (<float*>job.grads)[i]
+        return status
+
     def loss_grad(self, const Py_ssize_t[::1] rows, Py_ssize_t n_parts):
         """Loss and gradient of the minibatch ``rows`` (sample indices) in
         ``n_parts`` parts, part p holding rows p, p + n_parts, ...
@@ -486,50 +551,73 @@ cdef class MinibatchRunner:
         loss : float
             The minibatch's mean loss; its gradient is in the first part's buffer.
         """
-        cdef Py_ssize_t n_rows = rows.shape[0], p, i, n_params
         cdef double loss
-        cdef int status = 0
-        cdef Job* job
-        cdef float* g32
-        cdef double* g64
-        if self._closed:
-            raise RuntimeError("MinibatchRunner.loss_grad after close()")
-        if not 1 <= n_parts <= self.n_workers + 1:
-            raise ValueError(f"n_parts must be in [1, {self.n_workers + 1}]; got {n_parts}")
-        if n_rows < n_parts or -(-n_rows // n_parts) > self.plan.max_rows:
-            raise ValueError(f"{n_rows} rows do not fit {n_parts} parts of at most "
-                             f"{self.plan.max_rows}")
-        rows_array = np.asarray(rows)
-        if rows_array.min() < 0 or rows_array.max() >= self.plan.n_samples:
-            raise ValueError("a row index is out of range")
-        n_params = self._keep[0].shape[0]
+        cdef int status
+        self._check(rows, n_parts)
         with nogil:
-            self.plan.n_predictions = n_rows
-            for p in range(n_parts):
-                job = &self.plan.jobs[p]
-                job.rows, job.first, job.stride = &rows[0], p, n_parts
-                job.n = (n_rows - p + n_parts - 1) // n_parts
-                job.status = 0
-            for p in range(1, n_parts):
-                crnn_event_set(&self.plan.start[p - 1])
-            self.plan.jobs[0].status = _run_job(&self.plan, &self.plan.jobs[0])
-            for p in range(1, n_parts):
-                crnn_event_wait(&self.plan.done[p - 1], self.plan.spin_seconds)
-            loss = self.plan.jobs[0].loss
-            status = self.plan.jobs[0].status
-            for p in range(1, n_parts):
-                job = &self.plan.jobs[p]
-                loss += job.loss
-                status = status if status < 0 else job.status
-                # the parts' gradients add up, in part order, as in the Python path
+            status = self._loss_grad(&rows[0], rows.shape[0], n_parts, &loss)
+        if status < 0:
+            raise MemoryError()
+        return loss
+
+    def step(self, const Py_ssize_t[::1] rows, Py_ssize_t n_parts, moments, hyper,
+             long step):
+        """One minibatch and one optimizer update, as ``Trainer.step`` takes
+        them on the Python path, in one call without the GIL.
+
+        Parameters
+        ----------
+        rows, n_parts
+            As for :meth:`loss_grad`.
+        moments : tuple of ndarray
+            The optimizer's (m, v) (v None for SGD), updated in place.
+        hyper : Hyper
+        step : int
+            The update's number, from 1.
+
+        Returns
+        -------
+        loss : float
+            The minibatch's mean loss plus ``0.5 * alpha / B * ||W||^2``,
+            computed before the update.
+        """
+        cdef double loss, l2 = hyper.alpha / rows.shape[0], max_norm = hyper.clip_grad_norm
+        cdef double learning_rate = hyper.learning_rate, beta_1 = hyper.beta_1
+        cdef double beta_2 = hyper.beta_2, epsilon = hyper.epsilon, momentum = hyper.momentum
+        cdef bint adam = hyper.solver == "adam", nesterov = hyper.nesterov
+        cdef bint decay = hyper.alpha > 0
+        cdef int status
+        cdef char* m_p
+        cdef char* v_p = NULL
+        m, v = moments
+        n = self.n_params
+        dtype = self._keep[0].dtype
+        if (m.shape != (n,) or m.dtype != dtype or not m.flags.c_contiguous
+                or (adam and (v is None or v.shape != (n,) or v.dtype != dtype
+                              or not v.flags.c_contiguous))):
+            raise ValueError("MinibatchRunner.step: the moments do not match the parameters")
+        m_p = <char*><size_t>m.ctypes.data
+        if adam:
+            v_p = <char*><size_t>v.ctypes.data
+        self._check(rows, n_parts)
+        with nogil:
+            status = self._loss_grad(&rows[0], rows.shape[0], n_parts, &loss)
+            if status == 0:
                 if self.plan.is_double:
-                    g64 = <double*>self.plan.jobs[0].grads
-                    for i in range(n_params):
-                        g64[i] += (<double*>job.grads)[i]
+                    if decay:
+                        loss += 0.5 * l2 * squared_sum(<double*>self.plan.params, self.n_decay)
+                    optimizer_step(adam, <double*>self.plan.params,
+                                   <double*>self.plan.jobs[0].grads, <double*>m_p,
+                                   <double*>v_p, self.n_params, self.n_decay, l2, max_norm,
+                                   learning_rate, beta_1, beta_2, epsilon, momentum,
+                                   nesterov, step)
                 else:
-                    g32 = <float*>self.plan.jobs[0].grads
-                    for i in range(n_params):
-                        g32[i] += (<float*>job.grads)[i]
+                    if decay:
+                        loss += 0.5 * l2 * squared_sum(<float*>self.plan.params, self.n_decay)
+                    optimizer_step(adam, <float*>self.plan.params,
+                                   <float*>self.plan.jobs[0].grads, <float*>m_p, <float*>v_p,
+                                   self.n_params, self.n_decay, l2, max_norm, learning_rate,
+                                   beta_1, beta_2, epsilon, momentum, nesterov, step)
         if status < 0:
             raise MemoryError()
         return loss
