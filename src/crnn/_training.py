@@ -472,21 +472,14 @@ class Trainer:
         total, first_loss = 0.0, None
         batches = [order[start:start + self.batch_size]
                    for start in range(0, order.shape[0], self.batch_size)]
-        if self._runner_for(data) is not None:
-            # compiled minibatches: nothing to gather ahead
-            for rows in batches:
-                loss = self.step(data, rows)
-                total += loss * rows.shape[0]
-                if first_loss is None:
-                    first_loss = loss
-                if not np.isfinite(total):
-                    break  # the epoch is lost; skip its remaining minibatches
-            return total / order.shape[0], first_loss
         # each minibatch's parts are made (and its dropout masks drawn, in
-        # minibatch order) one step ahead, so that they can be gathered ahead
-        parts = self.parts(data, batches[0]) if batches else None
+        # minibatch order) one step ahead, so that they can be gathered
+        # ahead; compiled minibatches gather their own rows
+        ahead = self._runner_for(data) is None
+        parts = self.parts(data, batches[0]) if batches and ahead else None
         for k, rows in enumerate(batches):
-            next_parts = self.parts(data, batches[k + 1]) if k + 1 < len(batches) else None
+            next_parts = (self.parts(data, batches[k + 1])
+                          if ahead and k + 1 < len(batches) else None)
             loss = self.step(data, rows, parts, next_parts)
             parts = next_parts
             total += loss * rows.shape[0]
