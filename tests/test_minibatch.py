@@ -128,14 +128,45 @@ def test_models_it_does_not_cover_take_the_python_path(change):
 
 
 @pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
-def test_a_fit_leaves_no_minibatch_thread_running(Estimator):
+def test_fits_hand_their_workers_back_and_reuse_them(Estimator):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 5, 2)).astype(np.float32)
     y = rng.integers(0, 3, 64) if Estimator is RNNClassifier else rng.normal(size=64)
-    with _threads._forced_threads(2):
+
+    def workers():
+        return [t for t in threading.enumerate() if t.name == "crnn-minibatch"]
+
+    with _threads._forced_threads(3):
         Estimator(hidden_layer_sizes=(4,), batch_size=32, max_iter=2,
                   random_state=0).fit(X, y)
-    assert not [t for t in threading.enumerate() if t.name == "crnn-minibatch"]
+        started = workers()
+        assert len(started) >= 2 and _minibatch.idle_workers() >= 2
+        kwargs = {"classes": [0, 1, 2]} if Estimator is RNNClassifier else {}
+        for _ in range(3):
+            Estimator(hidden_layer_sizes=(4,), batch_size=32, max_iter=2,
+                      random_state=0).partial_fit(X, y, **kwargs)
+        # each fit took idle workers: no new thread
+        assert workers() == started
+        assert _minibatch.idle_workers() == len(started)
+
+
+def test_concurrent_fits_get_workers_of_their_own():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5, 2)).astype(np.float32)
+    y = rng.normal(size=64)
+    expected = RNNRegressor(hidden_layer_sizes=(4,), batch_size=32, max_iter=3,
+                            random_state=0)
+    with _threads._forced_threads(2):
+        expected.fit(X, y)
+        models = [RNNRegressor(hidden_layer_sizes=(4,), batch_size=32, max_iter=3,
+                               random_state=0) for _ in range(4)]
+        threads = [threading.Thread(target=m.fit, args=(X, y)) for m in models]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for m in models:
+        np.testing.assert_array_equal(m._params, expected._params)
 
 
 def test_runner_refuses_rows_it_cannot_take():
@@ -204,3 +235,34 @@ def test_readout_loss_refuses_bad_shapes_and_labels():
         _minibatch.readout_loss(False, H, W_out, b_out, np.ones((4, 3)), 4, *args)
     with pytest.raises(ValueError, match="out of range"):
         _minibatch.readout_loss(True, H, W_out, b_out, np.array([0, 1, 2, 0]), 4, *args)
+
+
+def test_a_forked_child_starts_workers_of_its_own():
+    import multiprocessing
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5, 2)).astype(np.float32)
+    y = rng.normal(size=64)
+    with _threads._forced_threads(2):
+        expected = RNNRegressor(hidden_layer_sizes=(4,), batch_size=32, max_iter=2,
+                                random_state=0).fit(X, y).predict(X)
+    assert _minibatch.idle_workers() >= 1
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child():
+        idle_at_start = _minibatch.idle_workers()
+        with _threads._forced_threads(2):
+            got = RNNRegressor(hidden_layer_sizes=(4,), batch_size=32, max_iter=2,
+                               random_state=0).fit(X, y).predict(X)
+        queue.put((idle_at_start, got))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    idle_at_start, got = queue.get(timeout=60)
+    proc.join(60)
+    assert proc.exitcode == 0 and idle_at_start == 0
+    np.testing.assert_array_equal(got, expected)
