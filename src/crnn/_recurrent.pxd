@@ -31,3 +31,11 @@ cdef int backward_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t 
                        const floating* ln_rstd, floating* delta_ih, floating* dln_ih_w,
                        floating* dln_ih_b, floating* dln_hh_w, floating* dln_hh_b,
                        floating* dln_c_w, floating* dln_c_b) noexcept nogil
+
+cdef void infer_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_in,
+                     Py_ssize_t n_hidden, const floating* packed, const floating* bias,
+                     const floating* b_ih, const floating* b_hh, const floating* X,
+                     Py_ssize_t ld_x, const Py_ssize_t* order, const Py_ssize_t* batch_sizes,
+                     bint reverse, floating* xh, floating* c_rows, floating* work,
+                     floating* H_seq, Py_ssize_t ld_seq, Py_ssize_t ld_step,
+                     Py_ssize_t seq_col) noexcept nogil

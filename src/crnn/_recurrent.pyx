@@ -793,12 +793,9 @@ def infer(int cell, int activation,
           floating[:, :, ::1] H_seq,           # OUT (N, T, W) h_t in cols seq_col:, or (0, 0, 0)
           Py_ssize_t seq_col):
     cdef:
-        crnn_fpstate fp
         Py_ssize_t n_steps = batch_sizes.shape[0]
         Py_ssize_t n_in = X.shape[2]
         Py_ssize_t n_hidden = xh.shape[1] - n_in
-        Py_ssize_t n_cat = n_in + n_hidden
-        Py_ssize_t row_bytes = n_hidden * sizeof(floating)
         bint keep = H_seq.shape[0] > 0
         bint gather = False
         floating* c_rows = &c[0, 0] if cell == CELL_LSTM else NULL
@@ -814,27 +811,51 @@ def infer(int cell, int activation,
     if pack_infer(cell, &W_cat[0, 0], n_in, n_hidden, &packed) < 0:
         raise MemoryError()
     with nogil:
-        fp = crnn_fp_enter(_flush)
-        try:
-            for s in range(n_steps):
-                t = n_steps - 1 - s if reverse else s
-                bs = batch_sizes[t]
-                if gather:
-                    for b in range(bs):
-                        memcpy(&xh[b, 0], &X[order[b], t, 0], n_in * sizeof(floating))
-                    infer_step(cell, activation, bs, n_in, n_hidden, &xh[0, 0], n_cat,
-                               &xh[0, n_in], n_cat, c_rows, packed, &bias[0], &b_ih[0],
-                               &b_hh[0], &work[0, 0])
-                else:
-                    infer_step(cell, activation, bs, n_in, n_hidden, &X[0, t, 0],
-                               X.shape[1] * n_in, &xh[0, n_in], n_cat, c_rows, packed,
-                               &bias[0], &b_ih[0], &b_hh[0], &work[0, 0])
-                if keep:
-                    for b in range(bs):
-                        memcpy(&H_seq[order[b], t, seq_col], &xh[b, n_in], row_bytes)
-        finally:
-            crnn_fp_exit(fp)
-            free(packed)
+        infer_pass(cell, activation, n_steps, n_in, n_hidden, packed, &bias[0], &b_ih[0],
+                   &b_hh[0], &X[0, 0, 0], X.shape[1] * n_in, &order[0] if gather else NULL,
+                   &batch_sizes[0], reverse, &xh[0, 0], c_rows, &work[0, 0],
+                   &H_seq[0, 0, 0] if keep else NULL, H_seq.shape[1] * H_seq.shape[2] if keep
+                   else 0, H_seq.shape[2] if keep else 0, seq_col)
+        free(packed)
+
+
+cdef void infer_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_in,
+                     Py_ssize_t n_hidden, const floating* packed, const floating* bias,
+                     const floating* b_ih, const floating* b_hh, const floating* X,
+                     Py_ssize_t ld_x, const Py_ssize_t* order, const Py_ssize_t* batch_sizes,
+                     bint reverse, floating* xh, floating* c_rows, floating* work,
+                     floating* H_seq, Py_ssize_t ld_seq, Py_ssize_t ld_step,
+                     Py_ssize_t seq_col) noexcept nogil:
+    """One direction of one layer's inference over the steps of batch-first
+    X (sequence i's step t at X + i ld_x + t n_in), the arrays of
+    :func:`infer` as pointers: ``order`` NULL when the rows are X's rows in
+    order (x_t is then read in place), H_seq NULL when the states are not
+    kept (else sequence i's step t goes to H_seq + i ld_seq + t ld_step +
+    seq_col), ``packed`` from pack_infer. Runs without the GIL: the
+    compiled predict (``_minibatch.pyx``) calls it as ``infer`` does."""
+    cdef:
+        crnn_fpstate fp
+        Py_ssize_t n_cat = n_in + n_hidden
+        Py_ssize_t row_bytes = n_hidden * sizeof(floating)
+        Py_ssize_t s, t, b, bs, row
+    fp = crnn_fp_enter(_flush)
+    for s in range(n_steps):
+        t = n_steps - 1 - s if reverse else s
+        bs = batch_sizes[t]
+        if order != NULL:
+            for b in range(bs):
+                memcpy(xh + b * n_cat, X + order[b] * ld_x + t * n_in, n_in * sizeof(floating))
+            infer_step(cell, activation, bs, n_in, n_hidden, xh, n_cat, xh + n_in, n_cat,
+                       c_rows, packed, bias, b_ih, b_hh, work)
+        else:
+            infer_step(cell, activation, bs, n_in, n_hidden, X + t * n_in, ld_x, xh + n_in,
+                       n_cat, c_rows, packed, bias, b_ih, b_hh, work)
+        if H_seq != NULL:
+            for b in range(bs):
+                row = order[b] if order != NULL else b
+                memcpy(H_seq + row * ld_seq + t * ld_step + seq_col, xh + b * n_cat + n_in,
+                       row_bytes)
+    crnn_fp_exit(fp)
 
 
 def forecast(int cell, int activation,
