@@ -266,3 +266,41 @@ def test_a_forked_child_starts_workers_of_its_own():
     proc.join(60)
     assert proc.exitcode == 0 and idle_at_start == 0
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("cell,dtype,sizes", [
+    combo for combo in itertools.product(CELLS, (np.float32, np.float64), ((7,), (9, 6, 5)))])
+def test_compiled_predict_equals_the_python_path_to_the_bit(cell, dtype, sizes):
+    from crnn import _training
+    net, X, y = _problem(cell, dtype, sizes, "squared", n_samples=1100, n_steps=4)
+    params = net.init_params(np.random.RandomState(0))
+    coefs = net.views(params)
+    assert _minibatch.predict_supports(net, X, None)
+    for threads in (1, 2, 3):
+        with _threads._forced_threads(threads):
+            # 1100 rows: three chunks of at most 512 (the last one short)
+            for rows in (X, X[:7], X[:1]):
+                expected = _training.predict(net, coefs, rows, compiled_predict=False)
+                got = _training.predict(net, coefs, rows)
+                np.testing.assert_array_equal(got, expected)
+                assert got.shape == (rows.shape[0], net.n_outputs)
+
+
+def test_compiled_predict_refuses_what_it_does_not_cover():
+    net, X, y = _problem("lstm", np.float32, (4,), "squared")
+    assert _minibatch.predict_supports(net, X, None)
+    assert not _minibatch.predict_supports(net, X, np.full(X.shape[0], X.shape[1]))
+    assert not _minibatch.predict_supports(net, X.astype(np.float64), None)
+    assert not _minibatch.predict_supports(net, np.asfortranarray(X), None)
+    for kwargs in ({"bidirectional": True}, {"layer_norm": True},
+                   {"return_sequences": True}):
+        other = RecurrentNetwork("lstm", 3, (4,), 4, "tanh", np.float32, **kwargs)
+        assert not _minibatch.predict_supports(other, X, None)
+    coefs = net.views(net.init_params(np.random.RandomState(0)))
+    from crnn._layers import Workspace
+    with pytest.raises(ValueError, match="cover"):
+        _minibatch.predict(net, coefs, X, [(0, 10), (12, X.shape[0])], 1,
+                           [Workspace(np.float32)], 0.0)
+    with pytest.raises(ValueError, match="n_threads"):
+        _minibatch.predict(net, coefs, X, [(0, X.shape[0])], 2,
+                           [Workspace(np.float32)] * 2, 0.0)

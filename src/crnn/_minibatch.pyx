@@ -27,7 +27,8 @@ from libc.string cimport memcpy, memset
 from crnn._blas cimport gemm, NoTrans, Trans
 from crnn._optim cimport optimizer_step, squared_sum
 from crnn._cells cimport CELL_GRU, CELL_LSTM
-from crnn._recurrent cimport backward_pass, forward_pass
+from crnn._packed cimport infer_width, pack_infer
+from crnn._recurrent cimport backward_pass, forward_pass, infer_pass
 
 import os
 import threading
@@ -205,10 +206,13 @@ cdef struct Plan:
 
 # A worker thread's mailbox: the runner that holds the worker points it at
 # its plan and one of its jobs, then starts it once per minibatch.
+ctypedef int (*job_fn)(void* plan, void* job) noexcept nogil
+
 cdef struct Slot:
     crnn_event start, done
-    Plan* plan
-    Job* job
+    job_fn run
+    void* plan
+    void* job
     double spin_seconds
     int stop
 
@@ -301,13 +305,18 @@ cdef int _run_job(Plan* plan, Job* job) noexcept nogil:
     return _run_part(plan, job, <float>0)
 
 
+cdef int _train_job(void* plan, void* job) noexcept nogil:
+    (<Job*>job).status = _run_job(<Plan*>plan, <Job*>job)
+    return (<Job*>job).status
+
+
 cdef void _serve(Slot* slot) noexcept nogil:
     """A worker's loop: run its job each time it is started, until stopped."""
     while True:
         crnn_event_wait(&slot.start, slot.spin_seconds)
         if slot.stop:
             return
-        slot.job.status = _run_job(slot.plan, slot.job)
+        slot.run(slot.plan, slot.job)
         crnn_event_set(&slot.done)
 
 
@@ -539,6 +548,7 @@ cdef class MinibatchRunner:
         cdef _Worker worker
         self._workers = _acquire_workers(n_parts - 1)
         for w, worker in enumerate(self._workers):
+            worker.slot.run = _train_job
             worker.slot.plan = &self.plan
             worker.slot.job = &self.plan.jobs[w + 1]
             worker.slot.spin_seconds = spin_seconds
@@ -706,3 +716,265 @@ cdef class MinibatchRunner:
         free(self.plan.layers)
         free(self.plan.jobs)
         free(self.slots)
+
+
+# ------------------------------------------------------------------ predict
+# The same threads run predict's chunks for the models the compiled
+# minibatch covers, on sequences of one length: a W1 predict spent about
+# 0.8 ms in cold Python before its first kernel (pool submit 0.16 ms, the
+# BLAS limit 0.13 ms, each chunk's adapter code), benchmarks/NOTES.md.
+
+cdef struct InferLayer:
+    Py_ssize_t n_in, n_hidden
+    char* packed              # [W_ih | W_hh] packed by pack_infer
+    const char* bias          # b_ih + b_hh
+    const char* b_ih
+    const char* b_hh
+
+
+cdef struct InferPlan:
+    int cell, activation, is_double
+    Py_ssize_t n_layers, n_steps, ld_x, max_hidden, max_cat, work_width
+    InferLayer* layers
+    const char* X             # (N, n_steps, n_features)
+    char* H_top               # (N, H_top): the top layer's final states
+    const Py_ssize_t* lo      # chunk c holds rows lo[c]:hi[c]
+    const Py_ssize_t* hi
+    Py_ssize_t n_chunks, n_threads
+
+
+cdef struct InferJob:
+    Py_ssize_t first          # chunks first, first + n_threads, ...
+    char* work                # xh, c, pre-activations, two state sequences
+    Py_ssize_t* batch_sizes   # (n_steps,)
+    Py_ssize_t max_rows
+
+
+cdef inline Py_ssize_t _line(Py_ssize_t n) noexcept nogil:
+    """n elements rounded up to 16 (a multiple of 64 bytes in either dtype)."""
+    return (n + 15) // 16 * 16
+
+
+cdef int _infer_chunks(InferPlan* plan, InferJob* job, floating kind) noexcept nogil:
+    cdef:
+        Py_ssize_t c, k, b, t, lo, B, T = plan.n_steps, ld_in, n_cat, H
+        InferLayer* L
+        floating* xh = <floating*>job.work
+        # each buffer on a cache line, as Workspace buffers are
+        floating* cs = xh + _line(job.max_rows * plan.max_cat)
+        floating* pre = cs + _line(job.max_rows * plan.max_hidden)
+        floating* seqs[2]
+        const floating* inputs
+        floating* keep
+        floating* H_top = <floating*>plan.H_top
+        bint lstm = plan.cell == CELL_LSTM
+    seqs[0] = pre + _line(job.max_rows * plan.work_width)
+    seqs[1] = seqs[0] + _line(job.max_rows * T * plan.max_hidden)
+    c = job.first
+    while c < plan.n_chunks:
+        lo, B = plan.lo[c], plan.hi[c] - plan.lo[c]
+        for t in range(T):
+            job.batch_sizes[t] = B
+        inputs = <const floating*>plan.X + lo * plan.ld_x
+        ld_in = plan.ld_x
+        for k in range(plan.n_layers):
+            L = &plan.layers[k]
+            H = L.n_hidden
+            n_cat = L.n_in + H
+            for b in range(B):
+                memset(xh + b * n_cat + L.n_in, 0, H * sizeof(floating))
+            if lstm:
+                memset(cs, 0, B * H * sizeof(floating))
+            keep = seqs[k % 2] if k < plan.n_layers - 1 else NULL
+            infer_pass(plan.cell, plan.activation, T, L.n_in, H, <const floating*>L.packed,
+                       <const floating*>L.bias, <const floating*>L.b_ih,
+                       <const floating*>L.b_hh, inputs, ld_in, NULL, job.batch_sizes, False,
+                       xh, cs if lstm else NULL, pre, keep, T * H, H, 0)
+            inputs, ld_in = keep, T * H
+        for b in range(B):
+            memcpy(H_top + (lo + b) * H, xh + b * n_cat + plan.layers[plan.n_layers - 1].n_in,
+                   H * sizeof(floating))
+        c += plan.n_threads
+    return 0
+
+
+cdef int _infer_job(void* plan, void* job) noexcept nogil:
+    if (<InferPlan*>plan).is_double:
+        return _infer_chunks(<InferPlan*>plan, <InferJob*>job, <double>0)
+    return _infer_chunks(<InferPlan*>plan, <InferJob*>job, <float>0)
+
+
+def predict_supports(model, X, lengths):
+    """Whether :func:`predict` can run ``model`` on ``X`` (as
+    ``_training.predict`` would)."""
+    from crnn._network import RecurrentNetwork
+    return (type(model) is RecurrentNetwork and not model.return_sequences
+            and not model.bidirectional and not model.layer_norm and lengths is None
+            and model.dtype in (np.float32, np.float64) and X.dtype == model.dtype
+            and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0)
+
+
+def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double spin_seconds):
+    """The model's raw outputs on ``X`` (N, T, I), chunk c being rows
+    ``bounds[c]``, chunks c, c + n_threads, ... run by thread c (the
+    calling thread and pooled workers), then the readout chunk by chunk
+    (as ``RecurrentNetwork.predict_raw`` computes it, so the outputs are
+    the Python path's to the bit).
+
+    Parameters
+    ----------
+    model : RecurrentNetwork
+        Must pass :func:`predict_supports`.
+    coefs : list of dict
+        The model's parameter views.
+    bounds : list of (int, int)
+    n_threads : int
+    workspaces : list of Workspace
+        One per thread, for the chunks' buffers.
+    spin_seconds : float
+        How long an idle worker polls before it sleeps.
+
+    Returns
+    -------
+    out : ndarray of shape (N, n_outputs)
+    """
+    cdef InferPlan plan
+    cdef InferJob* jobs = NULL
+    cdef InferLayer* L
+    cdef Py_ssize_t k, w, p, n_layers = len(model.hidden_sizes), n_outputs = model.n_outputs
+    cdef Py_ssize_t N = X.shape[0], T = X.shape[1], I = X.shape[2], c
+    cdef Slot** slots = NULL
+    cdef _Worker worker
+    cdef int failed = 0
+    cdef char* W_out_p
+    cdef char* b_out_p
+    cdef char* out_p
+    cdef Py_ssize_t H_top = model.hidden_sizes[n_layers - 1], n_in_k, H_k
+    cdef float* packed_f
+    cdef double* packed_d
+    dtype = model.dtype
+    if X.shape[2] != model.n_features:
+        raise ValueError("predict: X's features do not match the model")
+    if not 1 <= n_threads <= len(bounds):
+        raise ValueError("predict: n_threads must be in [1, number of chunks]")
+    lo = np.array([b[0] for b in bounds], dtype=np.intp)
+    hi = np.array([b[1] for b in bounds], dtype=np.intp)
+    n_chunks = len(bounds)
+    if (lo[0] != 0 or hi[n_chunks - 1] != N or np.any(hi <= lo)
+            or np.any(lo[1:] != hi[:n_chunks - 1])):
+        raise ValueError("predict: the chunks must cover the rows in order")
+    readout = coefs[n_layers]
+    W_out = np.ascontiguousarray(readout["W_out"])
+    b_out = np.ascontiguousarray(readout["b_out"])
+    H_top_arr = np.empty((N, H_top), dtype)
+    out = np.empty((N, n_outputs), dtype)
+    memset(&plan, 0, sizeof(InferPlan))
+    plan.layers = <InferLayer*>calloc(n_layers, sizeof(InferLayer))
+    jobs = <InferJob*>calloc(n_threads, sizeof(InferJob))
+    slots = <Slot**>calloc(n_threads, sizeof(Slot*))
+    keep = []
+    workers = []
+    try:
+        if plan.layers == NULL or jobs == NULL or slots == NULL:
+            raise MemoryError()
+        plan.cell = _spec.cell_code(model.cell)
+        plan.activation = _spec.activation_code(model.activation)
+        plan.is_double = dtype == np.float64
+        plan.n_layers, plan.n_steps, plan.ld_x = n_layers, T, T * I
+        plan.X = <const char*><size_t>X.ctypes.data
+        plan.H_top = <char*><size_t>H_top_arr.ctypes.data
+        plan.lo = <const Py_ssize_t*><size_t>lo.ctypes.data
+        plan.hi = <const Py_ssize_t*><size_t>hi.ctypes.data
+        plan.n_chunks, plan.n_threads = len(bounds), n_threads
+        n_in = I
+        for k in range(n_layers):
+            L = &plan.layers[k]
+            p_k = coefs[k]
+            H = p_k["W_hh"].shape[1]
+            W_cat = np.concatenate([p_k["W_ih"], p_k["W_hh"]], axis=1)
+            bias = np.add(p_k["b_ih"], p_k["b_hh"])
+            b_ih = np.ascontiguousarray(p_k["b_ih"])
+            b_hh = np.ascontiguousarray(p_k["b_hh"])
+            keep += [W_cat, bias, b_ih, b_hh]
+            L.n_in, L.n_hidden = n_in, H
+            L.bias = <const char*><size_t>bias.ctypes.data
+            L.b_ih = <const char*><size_t>b_ih.ctypes.data
+            L.b_hh = <const char*><size_t>b_hh.ctypes.data
+            n_in_k, H_k = n_in, H
+            if plan.is_double:
+                failed = pack_infer(plan.cell, <const double*><size_t>W_cat.ctypes.data, n_in_k,
+                                    H_k, &packed_d)
+                L.packed = <char*>packed_d
+            else:
+                failed = pack_infer(plan.cell, <const float*><size_t>W_cat.ctypes.data, n_in_k,
+                                    H_k, &packed_f)
+                L.packed = <char*>packed_f
+            if failed < 0:
+                raise MemoryError()
+            plan.max_hidden = max(plan.max_hidden, H)
+            plan.max_cat = max(plan.max_cat, n_in + H)
+            plan.work_width = max(plan.work_width, infer_width(plan.cell, H))
+            n_in = H
+        max_rows = int(max(hi - lo))
+        size = (_line(max_rows * plan.max_cat) + _line(max_rows * plan.max_hidden)
+                + _line(max_rows * plan.work_width)
+                # the layers below the top keep their states, in two buffers by turns
+                + min(n_layers - 1, 2) * _line(max_rows * T * plan.max_hidden))
+        for p in range(n_threads):
+            work = workspaces[p].get("predict", (size,))
+            index = np.empty(T, dtype=np.intp)
+            keep += [work, index]
+            jobs[p].first = p
+            jobs[p].work = <char*><size_t>work.ctypes.data
+            jobs[p].batch_sizes = <Py_ssize_t*><size_t>index.ctypes.data
+            jobs[p].max_rows = max_rows
+        workers = _acquire_workers(n_threads - 1)
+        for w, worker in enumerate(workers):
+            worker.slot.run = _infer_job
+            worker.slot.plan = &plan
+            worker.slot.job = &jobs[w + 1]
+            worker.slot.spin_seconds = spin_seconds
+            slots[w] = worker.slot
+        W_out_p = <char*><size_t>W_out.ctypes.data
+        b_out_p = <char*><size_t>b_out.ctypes.data
+        out_p = <char*><size_t>out.ctypes.data
+        with nogil:
+            for w in range(n_threads - 1):
+                crnn_event_set(&slots[w].start)
+            _infer_job(&plan, &jobs[0])
+            for w in range(n_threads - 1):
+                crnn_event_wait(&slots[w].done, spin_seconds)
+            # the readout, chunk by chunk as the Python path runs it
+            for c in range(plan.n_chunks):
+                if plan.is_double:
+                    _readout_rows(plan.lo[c], plan.hi[c], H_top, n_outputs,
+                                  <const double*>plan.H_top, <const double*>W_out_p,
+                                  <const double*>b_out_p, <double*>out_p)
+                else:
+                    _readout_rows(plan.lo[c], plan.hi[c], H_top, n_outputs,
+                                  <const float*>plan.H_top, <const float*>W_out_p,
+                                  <const float*>b_out_p, <float*>out_p)
+    finally:
+        for worker in workers:
+            worker.slot.plan = NULL
+            worker.slot.job = NULL
+        _release_workers(workers)
+        if plan.layers != NULL:
+            for k in range(n_layers):
+                free(plan.layers[k].packed)
+        free(plan.layers)
+        free(jobs)
+        free(slots)
+    return out
+
+
+cdef void _readout_rows(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_in, Py_ssize_t n_outputs,
+                        const floating* H, const floating* W_out, const floating* b_out,
+                        floating* out) noexcept nogil:
+    """out[lo:hi] = H[lo:hi] W_out^T + b_out, as ``RecurrentNetwork._readout``."""
+    cdef Py_ssize_t r, j
+    gemm(NoTrans, Trans, hi - lo, n_outputs, n_in, 1, H + lo * n_in, n_in, W_out, n_in, 0,
+         out + lo * n_outputs, n_outputs)
+    for r in range(lo, hi):
+        for j in range(n_outputs):
+            out[r * n_outputs + j] += b_out[j]

@@ -490,8 +490,13 @@ class Trainer:
         return total / order.shape[0], first_loss
 
 
-def predict(model, coefs, X, lengths=None):
+def predict(model, coefs, X, lengths=None, compiled_predict=True):
     """Raw outputs of ``model`` on batch-first ``X`` in chunks, one thread per part.
+
+    The models and inputs ``_minibatch.predict_supports`` accepts run in
+    compiled code without the GIL (the same outputs to the bit), unless
+    ``compiled_predict`` is False; the others chunk by chunk through
+    ``model.predict_raw``.
 
     Parameters
     ----------
@@ -502,6 +507,11 @@ def predict(model, coefs, X, lengths=None):
     -------
     out : ndarray of shape (n_samples, n_outputs) or (n_samples, n_steps, n_outputs)
     """
+    if compiled_predict and _minibatch.predict_supports(model, X, lengths):
+        bounds, n_parts = _chunk_bounds(X.shape[0])
+        return _minibatch.predict(model, coefs, X, bounds, n_parts,
+                                  [Workspace(model.dtype) for _ in range(n_parts)],
+                                  _threads.PART_SPIN_SECONDS)
     return _in_chunks(lambda Xc, lc, ws: model.predict_raw(coefs, Xc, ws, lc), model, X, lengths)
 
 
@@ -535,17 +545,22 @@ def decode(model, coefs, X, lengths, max_length, end_index=-1):
     return out[:, :n_run], labels[:, :n_run], out_lengths
 
 
-def _in_chunks(run_chunk, model, X, lengths):
-    """Concatenated ``run_chunk(X_chunk, lengths_chunk, workspace)`` over chunks
-    of at most PREDICT_CHUNK sequences, shared out over crnn's threads (a
-    tuple of arrays is concatenated item by item)."""
-    n_samples = X.shape[0]
+def _chunk_bounds(n_samples):
+    """(lo, hi) rows of each predict chunk, and the number of threads."""
     n_parts = _threads.n_parts(n_samples)
     bounds = [(start, min(start + PREDICT_CHUNK, n_samples))
               for start in range(0, n_samples, PREDICT_CHUNK)]
     if len(bounds) < n_parts:  # at least one chunk per thread
         edges = _threads.split(n_samples, n_parts)
         bounds = list(zip(edges[:-1], edges[1:]))
+    return bounds, n_parts
+
+
+def _in_chunks(run_chunk, model, X, lengths):
+    """Concatenated ``run_chunk(X_chunk, lengths_chunk, workspace)`` over chunks
+    of at most PREDICT_CHUNK sequences, shared out over crnn's threads (a
+    tuple of arrays is concatenated item by item)."""
+    bounds, n_parts = _chunk_bounds(X.shape[0])
     outputs = [None] * len(bounds)
     errstate = np.geterr()  # worker threads follow the caller's np.errstate
 
