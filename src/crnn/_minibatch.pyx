@@ -17,6 +17,10 @@ trained on sequences of one length with the squared or the log loss
 ``backward_pass``, :func:`readout_loss_grad`) in the same order on the same
 rows, so the two paths give the same parameters to the bit
 (tests/test_minibatch.py).
+
+The same worker threads run ``predict`` for those models on sequences of
+one length (:func:`predict`): its chunks through ``infer_pass``, then the
+readout, in one call, with the Python path's outputs to the bit.
 """
 from cython cimport floating
 from libc.float cimport DBL_MIN, FLT_MIN
