@@ -7,8 +7,8 @@ spends about 282 us in the kernels and 50 us in Python, and the two parts'
 Python must take turns at the GIL, each wait a sleep and a wake-up of
 25-40 us on this kind of VM (benchmarks/NOTES.md, ninth session). Here the
 main thread hands each other part to a C thread that never takes the GIL,
-runs its own part, waits for the others by spinning and sums the
-gradients: one Python call a minibatch.
+runs its own part, waits for the others by spinning, sums the gradients
+and takes the optimizer step: one Python call a minibatch.
 
 It covers the common model: a stack of one-directional layers with no layer
 normalisation and no dropout, read out from the top layer's final state,
@@ -218,7 +218,6 @@ cdef struct Slot:
     void* plan
     void* job
     double spin_seconds
-    int stop
 
 
 cdef int _run_part(Plan* plan, Job* job, floating kind) noexcept nogil:
@@ -315,21 +314,21 @@ cdef int _train_job(void* plan, void* job) noexcept nogil:
 
 
 cdef void _serve(Slot* slot) noexcept nogil:
-    """A worker's loop: run its job each time it is started, until stopped."""
+    """A worker's loop: run its job each time it is started (for the life
+    of the process)."""
     while True:
         crnn_event_wait(&slot.start, slot.spin_seconds)
-        if slot.stop:
-            return
         slot.run(slot.plan, slot.job)
         crnn_event_set(&slot.done)
 
 
 cdef class _Worker:
-    """A thread that runs the parts of compiled minibatches, without the GIL.
+    """A thread that runs compiled minibatch parts and predict chunks,
+    without the GIL.
 
-    Workers are kept for the life of the process (``_acquire``,
-    ``_release``): starting and joining a thread cost about 0.35 ms of each
-    W1 ``partial_fit``. An idle worker polls for its next part for
+    Workers are kept for the life of the process (``_acquire_workers``,
+    ``_release_workers``): starting and joining a thread cost about 0.35 ms
+    of each W1 ``partial_fit``. An idle worker polls for its next job for
     ``spin_seconds``, then sleeps on a condition variable.
     """
 
@@ -427,7 +426,7 @@ cdef class MinibatchRunner:
     spin_seconds : float
         How long a worker polls for its next part before it sleeps.
 
-    Use :meth:`close` (the ``Trainer`` does) to stop the worker threads.
+    Use :meth:`close` (the ``Trainer`` does) to hand the worker threads back.
     """
 
     cdef Plan plan
