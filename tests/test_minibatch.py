@@ -273,17 +273,23 @@ def test_a_forked_child_starts_workers_of_its_own():
 def test_compiled_predict_equals_the_python_path_to_the_bit(cell, dtype, sizes):
     from crnn import _training
     net, X, y = _problem(cell, dtype, sizes, "squared", n_samples=1100, n_steps=4)
+    from crnn._layers import Workspace
     params = net.init_params(np.random.RandomState(0))
     coefs = net.views(params)
-    assert _minibatch.predict_supports(net, X, None)
+    # predict takes the compiled path for one layer; the stacks' compiled
+    # predict is called directly
+    assert _minibatch.predict_supports(net, X, None) == (len(sizes) == 1)
     for threads in (1, 2, 3):
         with _threads._forced_threads(threads):
             # 1100 rows: three chunks of at most 512 (the last one short)
             for rows in (X, X[:7], X[:1]):
                 expected = _training.predict(net, coefs, rows, compiled_predict=False)
-                got = _training.predict(net, coefs, rows)
+                bounds, n_parts = _training._chunk_bounds(rows.shape[0])
+                got = _minibatch.predict(net, coefs, rows, bounds, n_parts,
+                                         [Workspace(dtype) for _ in range(n_parts)], 0.0)
                 np.testing.assert_array_equal(got, expected)
                 assert got.shape == (rows.shape[0], net.n_outputs)
+                np.testing.assert_array_equal(_training.predict(net, coefs, rows), expected)
 
 
 def test_compiled_predict_refuses_what_it_does_not_cover():

@@ -748,7 +748,8 @@ cdef struct InferPlan:
 
 cdef struct InferJob:
     Py_ssize_t first          # chunks first, first + n_threads, ...
-    char* work                # xh, c, pre-activations, two state sequences
+    char* work                # xh, c, pre-activations
+    char* seqs[2]             # the state sequences of the layers below the top, by turns
     Py_ssize_t* batch_sizes   # (n_steps,)
     Py_ssize_t max_rows
 
@@ -771,8 +772,8 @@ cdef int _infer_chunks(InferPlan* plan, InferJob* job, floating kind) noexcept n
         floating* keep
         floating* H_top = <floating*>plan.H_top
         bint lstm = plan.cell == CELL_LSTM
-    seqs[0] = pre + _line(job.max_rows * plan.work_width)
-    seqs[1] = seqs[0] + _line(job.max_rows * T * plan.max_hidden)
+    seqs[0] = <floating*>job.seqs[0]
+    seqs[1] = <floating*>job.seqs[1]
     c = job.first
     while c < plan.n_chunks:
         lo, B = plan.lo[c], plan.hi[c] - plan.lo[c]
@@ -811,7 +812,12 @@ def predict_supports(model, X, lengths):
     """Whether :func:`predict` can run ``model`` on ``X`` (as
     ``_training.predict`` would)."""
     from crnn._network import RecurrentNetwork
+    # One layer: on W4's three layers the compiled predict was as fast hot
+    # but 2-3% slower settled (alternating, medians of 4-6: lstm 727-750
+    # against 705-722 ms), for a reason not found; its Python per chunk is
+    # a small share there.
     return (type(model) is RecurrentNetwork and not model.return_sequences
+            and len(model.hidden_sizes) == 1
             and not model.bidirectional and not model.layer_norm and lengths is None
             and model.dtype in (np.float32, np.float64) and X.dtype == model.dtype
             and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0)
@@ -920,15 +926,22 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
             n_in = H
         max_rows = int(max(hi - lo))
         size = (_line(max_rows * plan.max_cat) + _line(max_rows * plan.max_hidden)
-                + _line(max_rows * plan.work_width)
-                # the layers below the top keep their states, in two buffers by turns
-                + min(n_layers - 1, 2) * _line(max_rows * T * plan.max_hidden))
+                + _line(max_rows * plan.work_width))
         for p in range(n_threads):
             work = workspaces[p].get("predict", (size,))
             index = np.empty(T, dtype=np.intp)
             keep += [work, index]
             jobs[p].first = p
             jobs[p].work = <char*><size_t>work.ctypes.data
+            # the layers below the top keep their states, in two buffers by
+            # turns, each its own allocation as the Python path's are: one
+            # buffer of both was over glibc's 32 MB mmap threshold at W4, so
+            # every predict faulted in fresh pages (settled W4 lstm predicts
+            # 2-3% slower)
+            for j in range(min(n_layers - 1, 2)):
+                seq = workspaces[p].get(("predict_seq", j), (max_rows * T * plan.max_hidden,))
+                keep.append(seq)
+                jobs[p].seqs[j] = <char*><size_t>seq.ctypes.data
             jobs[p].batch_sizes = <Py_ssize_t*><size_t>index.ctypes.data
             jobs[p].max_rows = max_rows
         workers = _acquire_workers(n_threads - 1)
