@@ -18,8 +18,8 @@ trained on sequences of one length with the squared or the log loss
 rows, so the two paths give the same parameters to the bit
 (tests/test_minibatch.py).
 
-The same worker threads run ``predict`` for those models on sequences of
-one length (:func:`predict`): its chunks through ``infer_pass``, then the
+The same worker threads run ``predict`` for those models with one layer,
+on sequences of one length (:func:`predict`): its chunks through ``infer_pass``, then the
 readout, in one call, with the Python path's outputs to the bit.
 """
 from cython cimport floating
