@@ -50,6 +50,18 @@ cdef extern from "_event.h" nogil:
     void crnn_event_wait(crnn_event* e, double spin_seconds)
 
 
+cdef void _readout_rows(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_in, Py_ssize_t n_outputs,
+                        const floating* H, const floating* W_out, const floating* b_out,
+                        floating* out) noexcept nogil:
+    """out[lo:hi] = H[lo:hi] W_out^T + b_out, as ``RecurrentNetwork._readout``."""
+    cdef Py_ssize_t r, j
+    gemm(NoTrans, Trans, hi - lo, n_outputs, n_in, 1, H + lo * n_in, n_in, W_out, n_in, 0,
+         out + lo * n_outputs, n_outputs)
+    for r in range(lo, hi):
+        for j in range(n_outputs):
+            out[r * n_outputs + j] += b_out[j]
+
+
 cdef double readout_loss_grad(bint log_loss, Py_ssize_t n_rows, Py_ssize_t n_in,
                               Py_ssize_t n_outputs, const floating* H, const floating* W_out,
                               const floating* b_out, const floating* targets,
@@ -67,11 +79,7 @@ cdef double readout_loss_grad(bint log_loss, Py_ssize_t n_rows, Py_ssize_t n_in,
     cdef double value = 0.0, count
     cdef floating scale, top, total, square
     cdef floating* row
-    gemm(NoTrans, Trans, n_rows, n_outputs, n_in, 1, H, n_in, W_out, n_in, 0, out, n_outputs)
-    for r in range(n_rows):
-        row = out + r * n_outputs
-        for j in range(n_outputs):
-            row[j] += b_out[j]
+    _readout_rows(0, n_rows, n_in, n_outputs, H, W_out, b_out, out)
     if not log_loss:
         count = n_predictions * n_outputs
         scale = <floating>(1.0 / count)
@@ -203,7 +211,7 @@ cdef struct Plan:
     const char* targets       # (n_samples, n_outputs) values (squared loss)
     const Py_ssize_t* labels  # (n_samples,) class indices (log loss)
     Py_ssize_t W_out, b_out   # readout offsets into params
-    Py_ssize_t X, y, out, dH  # offsets into a part's work buffer
+    Py_ssize_t X, y, out      # offsets into a part's work buffer
     double n_predictions
     Job* jobs                 # one per part; jobs[0] runs in the calling thread
 
@@ -218,6 +226,20 @@ cdef struct Slot:
     void* plan
     void* job
     double spin_seconds
+
+
+cdef int _run_with_workers(Slot** slots, Py_ssize_t n_workers, job_fn run, void* plan,
+                           void* job, double spin_seconds) noexcept nogil:
+    """Start each worker on its job, run ``job`` here, wait for the workers;
+    returns run's status for ``job``."""
+    cdef Py_ssize_t w
+    cdef int status
+    for w in range(n_workers):
+        crnn_event_set(&slots[w].start)
+    status = run(plan, job)
+    for w in range(n_workers):
+        crnn_event_wait(&slots[w].done, spin_seconds)
+    return status
 
 
 cdef int _run_part(Plan* plan, Job* job, floating kind) noexcept nogil:
@@ -302,15 +324,20 @@ cdef int _run_part(Plan* plan, Job* job, floating kind) noexcept nogil:
     return 0
 
 
-cdef int _run_job(Plan* plan, Job* job) noexcept nogil:
-    if plan.is_double:
-        return _run_part(plan, job, <double>0)
-    return _run_part(plan, job, <float>0)
+cdef inline void _add_into(floating* dst, const floating* src, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] += src[i]
 
 
 cdef int _train_job(void* plan, void* job) noexcept nogil:
-    (<Job*>job).status = _run_job(<Plan*>plan, <Job*>job)
-    return (<Job*>job).status
+    """A part (a job_fn): its status also in ``job.status``."""
+    cdef Job* part = <Job*>job
+    if (<Plan*>plan).is_double:
+        part.status = _run_part(<Plan*>plan, part, <double>0)
+    else:
+        part.status = _run_part(<Plan*>plan, part, <float>0)
+    return part.status
 
 
 cdef void _serve(Slot* slot) noexcept nogil:
@@ -383,7 +410,26 @@ def _acquire_workers(n):
     return taken + [_Worker() for _ in range(n - len(taken))]
 
 
+cdef void _bind_workers(list workers, Slot** slots, job_fn run, void* plan, char* jobs,
+                        size_t job_size, double spin_seconds):
+    """Point worker w at ``plan`` and job w + 1 of the array ``jobs``."""
+    cdef _Worker worker
+    cdef Py_ssize_t w
+    for w in range(len(workers)):
+        worker = workers[w]
+        worker.slot.run = run
+        worker.slot.plan = plan
+        worker.slot.job = jobs + (w + 1) * job_size
+        worker.slot.spin_seconds = spin_seconds
+        slots[w] = worker.slot
+
+
 def _release_workers(workers):
+    """Hand workers back, pointing at nothing of their last user's."""
+    cdef _Worker worker
+    for worker in workers:
+        worker.slot.plan = NULL
+        worker.slot.job = NULL
     with _workers_lock:
         _idle_workers.extend(workers)
 
@@ -498,7 +544,6 @@ cdef class MinibatchRunner:
         self.plan.X = alloc(R * I)
         self.plan.y = alloc(B * model.n_outputs)
         self.plan.out = alloc(B * model.n_outputs)
-        self.plan.dH = -1
         self.plan.cell = _spec.cell_code(cell)
         self.plan.activation = _spec.activation_code(model.activation)
         self.plan.log_loss = model.loss == "log"
@@ -548,14 +593,9 @@ cdef class MinibatchRunner:
             self.plan.jobs[p].work = <char*><size_t>work.ctypes.data
             self.plan.jobs[p].index = <Py_ssize_t*><size_t>index.ctypes.data
         self._keep = (params, list(part_grads), X, targets, works, indexes)
-        cdef _Worker worker
         self._workers = _acquire_workers(n_parts - 1)
-        for w, worker in enumerate(self._workers):
-            worker.slot.run = _train_job
-            worker.slot.plan = &self.plan
-            worker.slot.job = &self.plan.jobs[w + 1]
-            worker.slot.spin_seconds = spin_seconds
-            self.slots[w] = worker.slot
+        _bind_workers(self._workers, self.slots, _train_job, &self.plan,
+                      <char*>self.plan.jobs, sizeof(Job), spin_seconds)
         self.n_workers = n_parts - 1
         self._closed = False
 
@@ -589,22 +629,17 @@ cdef class MinibatchRunner:
         """The parts of one minibatch, run and summed: the loss in loss[0],
         the gradient in the first part's buffer. Returns -1 when a part ran
         out of memory."""
-        cdef Py_ssize_t p, i, n_params = self.n_params
+        cdef Py_ssize_t p
         cdef int status
         cdef Job* job
-        cdef float* g32
-        cdef double* g64
         self.plan.n_predictions = n_rows
         for p in range(n_parts):
             job = &self.plan.jobs[p]
             job.rows, job.first, job.stride = rows, p, n_parts
             job.n = (n_rows - p + n_parts - 1) // n_parts
             job.status = 0
-        for p in range(1, n_parts):
-            crnn_event_set(&self.slots[p - 1].start)
-        self.plan.jobs[0].status = _run_job(&self.plan, &self.plan.jobs[0])
-        for p in range(1, n_parts):
-            crnn_event_wait(&self.slots[p - 1].done, self.spin_seconds)
+        _run_with_workers(self.slots, n_parts - 1, _train_job, &self.plan, &self.plan.jobs[0],
+                          self.spin_seconds)
         loss[0] = self.plan.jobs[0].loss
         status = self.plan.jobs[0].status
         for p in range(1, n_parts):
@@ -613,13 +648,9 @@ cdef class MinibatchRunner:
             status = status if status < 0 else job.status
             # the parts' gradients add up, in part order, as in the Python path
             if self.plan.is_double:
-                g64 = <double*>self.plan.jobs[0].grads
-                for i in range(n_params):
-                    g64[i] += (<double*>job.grads)[i]
+                _add_into(<double*>self.plan.jobs[0].grads, <double*>job.grads, self.n_params)
             else:
-                g32 = <float*>self.plan.jobs[0].grads
-                for i in range(n_params):
-                    g32[i] += (<float*>job.grads)[i]
+                _add_into(<float*>self.plan.jobs[0].grads, <float*>job.grads, self.n_params)
         return status
 
     def loss_grad(self, const Py_ssize_t[::1] rows, Py_ssize_t n_parts):
@@ -671,7 +702,7 @@ cdef class MinibatchRunner:
         cdef char* v_p = NULL
         m, v = moments
         n = self.n_params
-        dtype = self._keep[0].dtype
+        dtype = np.dtype(np.float64 if self.plan.is_double else np.float32)
         if (m.shape != (n,) or m.dtype != dtype or not m.flags.c_contiguous
                 or (adam and (v is None or v.shape != (n,) or v.dtype != dtype
                               or not v.flags.c_contiguous))):
@@ -683,17 +714,18 @@ cdef class MinibatchRunner:
         with nogil:
             status = self._loss_grad(&rows[0], rows.shape[0], n_parts, &loss)
             if status == 0:
+                if decay:
+                    loss += 0.5 * l2 * (
+                        squared_sum(<double*>self.plan.params, self.n_decay)
+                        if self.plan.is_double
+                        else squared_sum(<float*>self.plan.params, self.n_decay))
                 if self.plan.is_double:
-                    if decay:
-                        loss += 0.5 * l2 * squared_sum(<double*>self.plan.params, self.n_decay)
                     optimizer_step(adam, <double*>self.plan.params,
                                    <double*>self.plan.jobs[0].grads, <double*>m_p,
                                    <double*>v_p, self.n_params, self.n_decay, l2, max_norm,
                                    learning_rate, beta_1, beta_2, epsilon, momentum,
                                    nesterov, step)
                 else:
-                    if decay:
-                        loss += 0.5 * l2 * squared_sum(<float*>self.plan.params, self.n_decay)
                     optimizer_step(adam, <float*>self.plan.params,
                                    <float*>self.plan.jobs[0].grads, <float*>m_p, <float*>v_p,
                                    self.n_params, self.n_decay, l2, max_norm, learning_rate,
@@ -704,13 +736,9 @@ cdef class MinibatchRunner:
 
     def close(self):
         """Hand the workers back to the process's idle workers (idempotent)."""
-        cdef _Worker worker
         if self._closed:
             return
         self._closed = True
-        for worker in self._workers:
-            worker.slot.plan = NULL
-            worker.slot.job = NULL
         _release_workers(self._workers)
         self._workers = []
 
@@ -850,10 +878,9 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
     cdef InferPlan plan
     cdef InferJob* jobs = NULL
     cdef InferLayer* L
-    cdef Py_ssize_t k, w, p, n_layers = len(model.hidden_sizes), n_outputs = model.n_outputs
+    cdef Py_ssize_t k, p, n_layers = len(model.hidden_sizes), n_outputs = model.n_outputs
     cdef Py_ssize_t N = X.shape[0], T = X.shape[1], I = X.shape[2], c
     cdef Slot** slots = NULL
-    cdef _Worker worker
     cdef int failed = 0
     cdef char* W_out_p
     cdef char* b_out_p
@@ -945,21 +972,13 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
             jobs[p].batch_sizes = <Py_ssize_t*><size_t>index.ctypes.data
             jobs[p].max_rows = max_rows
         workers = _acquire_workers(n_threads - 1)
-        for w, worker in enumerate(workers):
-            worker.slot.run = _infer_job
-            worker.slot.plan = &plan
-            worker.slot.job = &jobs[w + 1]
-            worker.slot.spin_seconds = spin_seconds
-            slots[w] = worker.slot
+        _bind_workers(workers, slots, _infer_job, &plan, <char*>jobs, sizeof(InferJob),
+                      spin_seconds)
         W_out_p = <char*><size_t>W_out.ctypes.data
         b_out_p = <char*><size_t>b_out.ctypes.data
         out_p = <char*><size_t>out.ctypes.data
         with nogil:
-            for w in range(n_threads - 1):
-                crnn_event_set(&slots[w].start)
-            _infer_job(&plan, &jobs[0])
-            for w in range(n_threads - 1):
-                crnn_event_wait(&slots[w].done, spin_seconds)
+            _run_with_workers(slots, n_threads - 1, _infer_job, &plan, &jobs[0], spin_seconds)
             # the readout, chunk by chunk as the Python path runs it
             for c in range(plan.n_chunks):
                 if plan.is_double:
@@ -971,9 +990,6 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
                                   <const float*>plan.H_top, <const float*>W_out_p,
                                   <const float*>b_out_p, <float*>out_p)
     finally:
-        for worker in workers:
-            worker.slot.plan = NULL
-            worker.slot.job = NULL
         _release_workers(workers)
         if plan.layers != NULL:
             for k in range(n_layers):
@@ -982,15 +998,3 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
         free(jobs)
         free(slots)
     return out
-
-
-cdef void _readout_rows(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_in, Py_ssize_t n_outputs,
-                        const floating* H, const floating* W_out, const floating* b_out,
-                        floating* out) noexcept nogil:
-    """out[lo:hi] = H[lo:hi] W_out^T + b_out, as ``RecurrentNetwork._readout``."""
-    cdef Py_ssize_t r, j
-    gemm(NoTrans, Trans, hi - lo, n_outputs, n_in, 1, H + lo * n_in, n_in, W_out, n_in, 0,
-         out + lo * n_outputs, n_outputs)
-    for r in range(lo, hi):
-        for j in range(n_outputs):
-            out[r * n_outputs + j] += b_out[j]

@@ -799,7 +799,7 @@ def infer(int cell, int activation,
         bint keep = H_seq.shape[0] > 0
         bint gather = False
         floating* c_rows = &c[0, 0] if cell == CELL_LSTM else NULL
-        Py_ssize_t s, t, b, bs
+        Py_ssize_t b
         floating* packed
     _check_work(work, cell, xh.shape[0], n_hidden)
     # rows in X's order (all lengths equal) read x_t in place; sorted rows
