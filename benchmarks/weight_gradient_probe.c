@@ -1,5 +1,5 @@
 /* Single-thread probe of the weight-gradient product dW = delta^T B of
- * src/crnn/_packed_gemm.inc (crnn_gemm_atb, delta read in place) against
+ * src/crnn/_packed_gemm.inc (crnn_gemm_atb: delta and B copied block by block into its tile's layout) against
  * OpenBLAS sgemm (which copies delta into its panel format per call), at
  * the workloads' shapes (one thread's half minibatch). Results in
  * benchmarks/NOTES.md. The data stay in cache between repeats, unlike in
@@ -21,9 +21,13 @@ int main(void) {
     struct { const char *name; int R, GH, N; } s[] = {
         {"W1 lstm dW_hh", 800, 128, 32}, {"W1 lstm dW_ih", 800, 128, 8}, {"W1 gru dW_hh", 800, 96, 32},
         {"W2 lstm dW_hh", 3200, 512, 128}, {"W2 lstm dW_ih", 3200, 512, 32},
-        {"W3 lstm dW_hh", 6400, 2048, 512}, {"W3 lstm dW_ih", 6400, 2048, 128}};
+        {"W3 lstm dW_hh", 6400, 2048, 512}, {"W3 lstm dW_ih", 6400, 2048, 128},
+        /* the blocks backward hands over (512 KiB of delta) */
+        {"W3 rnn blk dW_hh", 256, 512, 512}, {"W3 rnn blk dW_ih", 256, 512, 128},
+        {"W3 gru blk dW_hh", 85, 1536, 512}, {"W2 lstm blk dW_hh", 256, 512, 128},
+        {"W4 gru blk dW_hh", 341, 384, 128}};
     printf("level %s\n", crnn_simd_names[crnn_simd_level]);
-    for (int c = 0; c < 7; c++) {
+    for (int c = 0; c < (int)(sizeof s / sizeof s[0]); c++) {
         int R = s[c].R, GH = s[c].GH, N = s[c].N;
         float *delta = malloc(sizeof(float) * R * GH), *Hp = malloc(sizeof(float) * R * N);
         float *C1 = malloc(sizeof(float) * GH * N), *C2 = malloc(sizeof(float) * GH * N);
