@@ -1,6 +1,6 @@
 /* Single-thread probe of the weight-gradient product dW = delta^T B of
- * src/crnn/_packed_gemm.inc (crnn_gemm_atb: delta and B copied block by block into its tile's layout) against
- * OpenBLAS sgemm (which copies delta into its panel format per call), at
+ * src/crnn/_packed_gemm.inc (crnn_gemm_atb: delta and B copied block by
+ * block into its tile's layout) against OpenBLAS sgemm (which copies delta into its panel format per call), at
  * the workloads' shapes (one thread's half minibatch). Results in
  * benchmarks/NOTES.md. The data stay in cache between repeats, unlike in
  * an epoch: confirm any gain on whole epochs. Build and run:

@@ -163,12 +163,14 @@ def set_fp_control_state(unsigned long state):
 cdef Py_ssize_t _packed_min_k = 16
 
 
-# The weight gradients' narrowest B (columns of X or H_prev) on crnn_gemm_atb,
-# narrower ones on BLAS: every width. W1's dW_ih (I = 8) had stayed BLAS with
-# the step products' K >= 16 rule, where OpenBLAS copies all of delta for 8
-# columns (sgemm_otcopy, 6.6% of a W1 lstm epoch on a Zen 3 core): 30 GF/s
-# against crnn_gemm_atb's 66 (benchmarks/weight_gradient_probe.c).
-cdef Py_ssize_t _atb_min_cols = 1
+cdef enum:
+    # The weight gradients take crnn_gemm_atb at every width of B (columns of
+    # X or H_prev; weight_gradient's min_cols). W1's dW_ih (I = 8) had stayed
+    # on BLAS under the step products' K >= 16 rule, and OpenBLAS copies all
+    # of delta for those 8 columns (sgemm_otcopy, 6.6% of a W1 lstm epoch on
+    # a Zen 3 core): 30 GF/s against crnn_gemm_atb's 66
+    # (benchmarks/weight_gradient_probe.c).
+    ATB_MIN_COLS = 1
 
 
 def packed_min_k():
@@ -461,11 +463,11 @@ cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first
     if dX != NULL:
         dX += lo * n_in
     weight_gradient(n_gates, n_hidden, n, delta, n_delta, H_prev, n_hidden, dW_hh, n_hidden,
-                    _atb_min_cols, acc)
+                    ATB_MIN_COLS, acc)
     if ln:
         delta_ih += lo * n_gates
         weight_gradient(n_gates, n_in, n, delta_ih, n_gates, X, n_in, dW_ih, n_in,
-                        _atb_min_cols, acc)
+                        ATB_MIN_COLS, acc)
         if dX != NULL:
             product(n, n_in, n_gates, delta_ih, n_gates, W_ih, n_in, False, packed_ih, dX, n_in,
                     dX_accumulate)
@@ -475,9 +477,9 @@ cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first
     column_sums_add(delta, n, n_gates, n_delta, db_hh)
     if cell == CELL_GRU:
         # input side: delta's columns 0:2H (r, z) and 3H:4H (n)
-        weight_gradient(H2, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, _atb_min_cols, acc)
+        weight_gradient(H2, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, ATB_MIN_COLS, acc)
         weight_gradient(n_hidden, n_in, n, delta + n_gates, n_delta, X, n_in, dW_ih + H2 * n_in,
-                        n_in, _atb_min_cols, acc)
+                        n_in, ATB_MIN_COLS, acc)
         if first:
             memset(db_ih + H2, 0, n_hidden * sizeof(floating))
         column_sums_add(delta + n_gates, n, n_hidden, n_delta, db_ih + H2)
@@ -487,7 +489,7 @@ cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first
             product(n, n_in, n_hidden, delta + n_gates, n_delta, W_ih + H2 * n_in, n_in, False,
                     packed_ih_n, dX, n_in, True)
     else:
-        weight_gradient(n_gates, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, _atb_min_cols,
+        weight_gradient(n_gates, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, ATB_MIN_COLS,
                         acc)
         if dX != NULL:
             product(n, n_in, n_gates, delta, n_delta, W_ih, n_in, False, packed_ih, dX, n_in,
