@@ -156,7 +156,8 @@ def test_inference_activation_is_accurate_everywhere(dtype, activation):
     # A one-unit vanilla cell with W_ih = 1, W_hh = 0 and no bias outputs
     # act(x) after one step: the inference rows' activations (float32:
     # tanh is one expm1 formula, not training's two-branch one; at the
-    # AVX-512 level both are _activations_avx512.h's) against double
+    # AVX-512 and AVX2 levels both are intrinsics, _activations_avx512.h's
+    # and _activations_avx2.h's) against double
     # precision, over a dense grid, tiny and huge arguments, the clamps,
     # +-inf and NaN. (With one unit, every row is a masked last block.)
     net = RecurrentNetwork("rnn", 1, (1,), 1, activation, dtype)

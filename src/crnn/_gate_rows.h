@@ -44,6 +44,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && (__GNUC__ >= 12)
 #define CRNN_SIMD_DISPATCH 1
+#include "_activations_avx2.h"
 #include "_activations_avx512.h"
 #else
 #define CRNN_SIMD_DISPATCH 0
