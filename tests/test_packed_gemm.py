@@ -140,6 +140,38 @@ def test_weight_gradient_of_strided_blocks(dtype):
     assert np.all(dW[outside] == -7.0)
 
 
+# Two weight gradients on one delta (crnn_gemm_atb2: an LSTM's or vanilla
+# layer's dW_hh and dW_ih): both widths below and above the copy rule (three
+# strips read each panel: n_cols1 + n_cols2 > 2 MR), every left-over count of
+# either, a ragged last panel, rows across the 256-row blocks, W1's (128
+# gates, H = 32, I = 8) and W2's shapes, and delta rows 8 KiB apart (BLAS).
+PAIR_SHAPES = [(n_out, n1, n2, n_rows) for n_out in (7, 33)
+               for n1, n2 in ((1, 1), (3, 2), (5, 8), (13, 9), (32, 8))
+               for n_rows in (5, 257)]
+PAIR_SHAPES += [(128, 32, 8, 800), (512, 128, 32, 300), (2048, 5, 3, 40)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", PAIR_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_weight_gradients_of_two_operands_match_blas(shape, dtype):
+    n_out, n1, n2, n_rows = shape
+    rng = np.random.default_rng(n_out * 7919 + n1 * 31 + n2 * 7 + n_rows)
+    delta = rng.standard_normal((n_rows, n_out)).astype(dtype)
+    H_prev = rng.standard_normal((n_rows, n1 + 3)).astype(dtype)[:, 1:1 + n1]
+    X = rng.standard_normal((n_rows, n2)).astype(dtype)
+    dW_hh = np.full((n_out, n1), np.nan, dtype)        # every element must be written
+    dW_ih_wide = np.full((n_out, n2 + 4), -7.0, dtype)
+    dW_ih = dW_ih_wide[:, 2:2 + n2]
+    _simd._weight_gradients2(delta, H_prev, dW_hh, X, dW_ih)
+    assert rel_error(dW_hh, delta.T @ H_prev) < _tolerance(dtype, n_rows)
+    assert rel_error(dW_ih, delta.T @ X) < _tolerance(dtype, n_rows)
+    assert np.all(dW_ih_wide[:, :2] == -7.0) and np.all(dW_ih_wide[:, 2 + n2:] == -7.0)
+    # a second block adds to both
+    _simd._weight_gradients2(delta, H_prev, dW_hh, X, dW_ih, accumulate=True)
+    assert rel_error(dW_hh, 2 * delta.T @ H_prev) < _tolerance(dtype, n_rows)
+    assert rel_error(dW_ih, 2 * delta.T @ X) < _tolerance(dtype, n_rows)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_weight_gradient_of_no_rows_is_zero(dtype):
     dW = np.full((33, 9), np.nan, dtype)

@@ -96,8 +96,9 @@ CRNN_ROWS_STRUCT(double, crnn_rows_d_table);
         void (*pack_bn)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T *);               \
         void (*gemm)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, const T *,  \
                      T *, ptrdiff_t, int);                                              \
-        int (*gemm_atb)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,          \
-                        const T *, ptrdiff_t, T *, ptrdiff_t, int);                     \
+        int (*gemm_atb2)(ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *,         \
+                         ptrdiff_t, const T *, ptrdiff_t, const T *, ptrdiff_t, T *,    \
+                         ptrdiff_t, T *, ptrdiff_t, int);                               \
         ptrdiff_t (*infer_packed_size)(int, ptrdiff_t, ptrdiff_t);                      \
         void (*pack_infer)(int, const T *, ptrdiff_t, ptrdiff_t, T *);                  \
         void (*infer_step)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *,        \
@@ -314,7 +315,18 @@ static inline void crnn_packed_gemm##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,   
 static inline int crnn_gemm_atb##P(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,   \
                                    ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,      \
                                    ptrdiff_t ldc, int accumulate) {                     \
-    return crnn_pgemm##P->gemm_atb(M, N, K, A, lda, B, ldb, C, ldc, accumulate);       \
+    return crnn_pgemm##P->gemm_atb2(M, 0, N, K, A, lda, A, lda, B, ldb, C, ldc, C, ldc,  \
+                                    accumulate);                                        \
+}                                                                                       \
+/* C1 = B^T A1 and C2 = B^T A2 in one pass over B's panels (crnn_gemm_atb2:   \
+ * dW_hh and dW_ih of one delta) */                                             \
+static inline int crnn_gemm_atb2##P(ptrdiff_t M1, ptrdiff_t M2, ptrdiff_t N, ptrdiff_t K, \
+                                    const T *A1, ptrdiff_t lda1, const T *A2,           \
+                                    ptrdiff_t lda2, const T *B, ptrdiff_t ldb, T *C1,   \
+                                    ptrdiff_t ldc1, T *C2, ptrdiff_t ldc2,              \
+                                    int accumulate) {                                   \
+    return crnn_pgemm##P->gemm_atb2(M1, M2, N, K, A1, lda1, A2, lda2, B, ldb, C1, ldc1, \
+                                    C2, ldc2, accumulate);                              \
 }                                                                                       \
 /* W_cat packed for crnn_infer_step (_infer_step.inc), NULL when out of memory */       \
 static inline T *crnn_pack_infer##P(int cell, const T *W_cat, ptrdiff_t n_in,           \

@@ -24,6 +24,14 @@ cdef extern from "_gate_rows.h" nogil:
     int crnn_gemm_atb_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double* A,
                         Py_ssize_t lda, const double* B, Py_ssize_t ldb, double* C,
                         Py_ssize_t ldc, int accumulate)
+    int crnn_gemm_atb2_f(Py_ssize_t M1, Py_ssize_t M2, Py_ssize_t N, Py_ssize_t K,
+                         const float* A1, Py_ssize_t lda1, const float* A2, Py_ssize_t lda2,
+                         const float* B, Py_ssize_t ldb, float* C1, Py_ssize_t ldc1,
+                         float* C2, Py_ssize_t ldc2, int accumulate)
+    int crnn_gemm_atb2_d(Py_ssize_t M1, Py_ssize_t M2, Py_ssize_t N, Py_ssize_t K,
+                         const double* A1, Py_ssize_t lda1, const double* A2, Py_ssize_t lda2,
+                         const double* B, Py_ssize_t ldb, double* C1, Py_ssize_t ldc1,
+                         double* C2, Py_ssize_t ldc2, int accumulate)
     float* crnn_pack_infer_f(int cell, const float* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden)
     double* crnn_pack_infer_d(int cell, const double* W_cat, Py_ssize_t n_in,
                               Py_ssize_t n_hidden)
@@ -103,6 +111,31 @@ cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t
     if status != 0:
         gemm(Trans, NoTrans, n_out, n_cols, n_rows, 1, delta, ld_delta, B, ldb,
              1 if accumulate else 0, dW, ldw)
+
+
+cdef inline void weight_gradients2(Py_ssize_t n_out, Py_ssize_t n_rows, const floating* delta,
+                                   Py_ssize_t ld_delta, Py_ssize_t n_cols1, const floating* B1,
+                                   Py_ssize_t ldb1, floating* dW1, Py_ssize_t ldw1,
+                                   Py_ssize_t n_cols2, const floating* B2, Py_ssize_t ldb2,
+                                   floating* dW2, Py_ssize_t ldw2, bint accumulate) noexcept nogil:
+    """:func:`weight_gradient` of two operands against one delta: dW1 = delta^T
+    B1 and dW2 = delta^T B2 (``+=`` with ``accumulate``), an LSTM's or vanilla
+    layer's dW_hh and dW_ih. On crnn_gemm_atb2, which copies each panel of
+    delta once for both, where delta's rows lie under 8 KiB apart; else (or
+    out of memory) one weight_gradient each."""
+    cdef int status = -1
+    if ld_delta * <Py_ssize_t>sizeof(floating) < ATB_MAX_ROW_BYTES:
+        if floating is float:
+            status = crnn_gemm_atb2_f(n_cols1, n_cols2, n_out, n_rows, B1, ldb1, B2, ldb2,
+                                      delta, ld_delta, dW1, ldw1, dW2, ldw2, accumulate)
+        else:
+            status = crnn_gemm_atb2_d(n_cols1, n_cols2, n_out, n_rows, B1, ldb1, B2, ldb2,
+                                      delta, ld_delta, dW1, ldw1, dW2, ldw2, accumulate)
+    if status != 0:
+        weight_gradient(n_out, n_cols1, n_rows, delta, ld_delta, B1, ldb1, dW1, ldw1, 1,
+                        accumulate)
+        weight_gradient(n_out, n_cols2, n_rows, delta, ld_delta, B2, ldb2, dW2, ldw2, 1,
+                        accumulate)
 
 
 cdef inline int pack_infer(int cell, const floating* W_cat, Py_ssize_t n_in, Py_ssize_t n_hidden,

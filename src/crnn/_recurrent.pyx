@@ -115,7 +115,7 @@ from libc.string cimport memcpy, memset
 from crnn cimport _cells
 from crnn._blas cimport gemm, NoTrans, Trans
 from crnn._packed cimport (infer_step, infer_width, pack_infer, pack_operand, product,
-                           weight_gradient)
+                           weight_gradient, weight_gradients2)
 from crnn._fpenv cimport (CRNN_FLUSH_BITS, CRNN_FLUSH_MODE, crnn_fp_enter, crnn_fp_exit,
                           crnn_fp_get, crnn_fp_set, crnn_fpstate)
 from crnn._cells cimport CELL_GRU, CELL_LSTM, CELL_RNN
@@ -462,8 +462,13 @@ cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first
     X += lo * n_in
     if dX != NULL:
         dX += lo * n_in
-    weight_gradient(n_gates, n_hidden, n, delta, n_delta, H_prev, n_hidden, dW_hh, n_hidden,
-                    ATB_MIN_COLS, acc)
+    if ln or cell == CELL_GRU:
+        weight_gradient(n_gates, n_hidden, n, delta, n_delta, H_prev, n_hidden, dW_hh,
+                        n_hidden, ATB_MIN_COLS, acc)
+    else:
+        # the input side's dW_ih reads the same delta: one pass over its panels
+        weight_gradients2(n_gates, n, delta, n_delta, n_hidden, H_prev, n_hidden, dW_hh,
+                          n_hidden, n_in, X, n_in, dW_ih, n_in, acc)
     if ln:
         delta_ih += lo * n_gates
         weight_gradient(n_gates, n_in, n, delta_ih, n_gates, X, n_in, dW_ih, n_in,
@@ -489,8 +494,6 @@ cdef void _input_side(int cell, bint ln, Py_ssize_t lo, Py_ssize_t n, bint first
             product(n, n_in, n_hidden, delta + n_gates, n_delta, W_ih + H2 * n_in, n_in, False,
                     packed_ih_n, dX, n_in, True)
     else:
-        weight_gradient(n_gates, n_in, n, delta, n_delta, X, n_in, dW_ih, n_in, ATB_MIN_COLS,
-                        acc)
         if dX != NULL:
             product(n, n_in, n_gates, delta, n_delta, W_ih, n_in, False, packed_ih, dX, n_in,
                     dX_accumulate)

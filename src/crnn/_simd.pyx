@@ -71,7 +71,7 @@ _check_request()
 from cython cimport floating
 from libc.stdlib cimport free
 
-from crnn._packed cimport pack_operand, product, weight_gradient
+from crnn._packed cimport pack_operand, product, weight_gradient, weight_gradients2
 
 
 def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floating[:, :] dW,
@@ -98,6 +98,33 @@ def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floatin
     with nogil:
         weight_gradient(n_out, n_cols, n_rows, d, ld_delta, b, ldb, &dW[0, 0], ldw, min_cols,
                         accumulate)
+
+
+def _weight_gradients2(const floating[:, ::1] delta, const floating[:, :] B1,
+                       floating[:, :] dW1, const floating[:, :] B2, floating[:, :] dW2,
+                       bint accumulate=False):
+    """dW1 = delta.T @ B1 and dW2 = delta.T @ B2 (``+=`` with ``accumulate``)
+    in one pass over delta (crnn_gemm_atb2, backward's dW_hh and dW_ih); for
+    tests against BLAS. B1, B2, dW1 and dW2 may be strided views whose rows
+    are contiguous."""
+    cdef Py_ssize_t n_rows = delta.shape[0], n_out = delta.shape[1]
+    cdef Py_ssize_t n1 = B1.shape[1], n2 = B2.shape[1]
+    if (B1.shape[0] != n_rows or B2.shape[0] != n_rows or dW1.shape[0] != n_out
+            or dW2.shape[0] != n_out or dW1.shape[1] != n1 or dW2.shape[1] != n2):
+        raise ValueError("shapes do not match")
+    if n_rows == 0 or n_out == 0 or n1 == 0 or n2 == 0:
+        raise ValueError("empty operands: use _weight_gradient")
+    if ((n1 > 1 and (B1.strides[1] != sizeof(floating) or dW1.strides[1] != sizeof(floating)))
+            or (n2 > 1 and (B2.strides[1] != sizeof(floating)
+                            or dW2.strides[1] != sizeof(floating)))):
+        raise ValueError("operands need contiguous rows")
+    cdef Py_ssize_t ldb1 = B1.strides[0] // sizeof(floating) if n_rows > 1 else n1
+    cdef Py_ssize_t ldb2 = B2.strides[0] // sizeof(floating) if n_rows > 1 else n2
+    cdef Py_ssize_t ldw1 = dW1.strides[0] // sizeof(floating) if n_out > 1 else n1
+    cdef Py_ssize_t ldw2 = dW2.strides[0] // sizeof(floating) if n_out > 1 else n2
+    with nogil:
+        weight_gradients2(n_out, n_rows, &delta[0, 0], n_out, n1, &B1[0, 0], ldb1, &dW1[0, 0],
+                          ldw1, n2, &B2[0, 0], ldb2, &dW2[0, 0], ldw2, accumulate)
 
 
 def _packed_matmul(const floating[:, :] A, const floating[:, ::1] W, bint transposed,
