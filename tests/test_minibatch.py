@@ -92,6 +92,63 @@ def test_three_parts_and_a_short_last_minibatch():
     assert losses == expected[1]
 
 
+def _diverging_epoch(compiled):
+    # a learning rate that blows the parameters up within the epoch: both
+    # paths stop after the same minibatch (the first whose loss makes the
+    # total non-finite) and count the same updates
+    net, X, y = _problem("rnn", np.float32, (6,), "squared", n_samples=160)
+    params = net.init_params(np.random.RandomState(0))
+    state = new_optimizer_state(net.n_params, net.dtype, "sgd")
+    hyper = Hyper("sgd", 1e6, 0.0, 0.0)
+    with _threads._forced_threads(2), Trainer(net, params, state, hyper, 16,
+                                              compiled=compiled) as trainer:
+        loss, first_loss = trainer.epoch(SequenceData(X, y), np.arange(X.shape[0]))
+        used = trainer._runner is not None
+    return params, loss, first_loss, state["step"], used
+
+
+def test_a_diverging_epoch_stops_where_the_python_path_stops():
+    params, loss, first_loss, steps, used = _diverging_epoch(True)
+    expected = _diverging_epoch(False)
+    assert used and not expected[4]
+    assert not np.isfinite(loss) and np.isfinite(first_loss)
+    assert 1 < steps < 10          # stopped early: 160 rows make 10 minibatches
+    assert steps == expected[3] and first_loss == expected[2]
+    np.testing.assert_array_equal(params, expected[0])
+
+
+def test_runner_epoch_checks_every_minibatch_before_running():
+    net, X, y = _problem("rnn", np.float64, (4,), "squared")
+    params = net.init_params(np.random.RandomState(0))
+    before = params.copy()
+    grads = [np.empty_like(params) for _ in range(2)]
+    state = new_optimizer_state(net.n_params, net.dtype, "adam")
+    hyper = Hyper("adam", 0.01, 0.0, 0.0)
+    from crnn._layers import Workspace
+    runner = _minibatch.MinibatchRunner(net, params, grads,
+                                        [Workspace(np.float64) for _ in range(2)],
+                                        SequenceData(X, y), None, 4, 0.0)
+    moments = (state["m"], state["v"])
+    try:
+        order = np.arange(X.shape[0], dtype=np.intp)
+        bad = order.copy()
+        bad[-1] = X.shape[0]           # in the last minibatch only
+        with pytest.raises(ValueError, match="out of range"):
+            runner.epoch(bad, 8, 2, 2, moments, hyper, 1)
+        with pytest.raises(ValueError, match="do not fit"):
+            runner.epoch(order, 8, 1, 1, moments, hyper, 1)
+        with pytest.raises(ValueError, match="batch_size"):
+            runner.epoch(order, 0, 2, 2, moments, hyper, 1)
+        with pytest.raises(ValueError, match="moments"):
+            runner.epoch(order, 8, 2, 2, (state["m"][:-1], state["v"]), hyper, 1)
+        np.testing.assert_array_equal(params, before)      # nothing ran
+        assert runner.epoch(order[:0], 8, 2, 2, moments, hyper, 1) == (0.0, None, 0)
+        total, first_loss, n_steps = runner.epoch(order, 8, 2, 2, moments, hyper, 1)
+        assert n_steps == -(-X.shape[0] // 8) and np.isfinite(total) and np.isfinite(first_loss)
+    finally:
+        runner.close()
+
+
 def test_sequences_of_one_length_shorter_than_the_padding():
     # every sequence has 3 valid steps of X's 5: the steps past them are never read
     net, X, y = _problem("gru", np.float32, (6,), "squared")

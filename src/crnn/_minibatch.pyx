@@ -24,7 +24,7 @@ readout, in one call, with the Python path's outputs to the bit.
 """
 from cython cimport floating
 from libc.float cimport DBL_MIN, FLT_MIN
-from libc.math cimport exp, log
+from libc.math cimport exp, isfinite, log
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
@@ -451,6 +451,21 @@ def supports(model, data, hyper):
             and data.X.dtype == model.dtype)
 
 
+cdef struct StepHyper:
+    # the optimizer's settings, read once per call (Hyper's attributes)
+    double alpha, max_norm, learning_rate, beta_1, beta_2, epsilon, momentum
+    bint adam, nesterov
+
+
+cdef StepHyper _step_hyper(hyper) except *:
+    cdef StepHyper h
+    h.alpha, h.max_norm = hyper.alpha, hyper.clip_grad_norm
+    h.learning_rate, h.beta_1, h.beta_2 = hyper.learning_rate, hyper.beta_1, hyper.beta_2
+    h.epsilon, h.momentum = hyper.epsilon, hyper.momentum
+    h.adam, h.nesterov = hyper.solver == "adam", hyper.nesterov
+    return h
+
+
 cdef class MinibatchRunner:
     """Runs training minibatches of one model on one fit's data, in compiled parts.
 
@@ -671,6 +686,47 @@ cdef class MinibatchRunner:
             raise MemoryError()
         return loss
 
+    cdef int _step(self, const Py_ssize_t* rows, Py_ssize_t n_rows, Py_ssize_t n_parts,
+                   const StepHyper* hyper, char* m_p, char* v_p, long step,
+                   double* loss) noexcept nogil:
+        """One minibatch and one optimizer update (``step``'s body): the loss,
+        plus the L2 term, in loss[0]. Returns -1 when a part ran out of
+        memory (no update then)."""
+        cdef double l2 = hyper.alpha / n_rows
+        cdef int status = self._loss_grad(rows, n_rows, n_parts, loss)
+        if status != 0:
+            return status
+        if hyper.alpha > 0:
+            loss[0] += 0.5 * l2 * (
+                squared_sum(<double*>self.plan.params, self.n_decay)
+                if self.plan.is_double
+                else squared_sum(<float*>self.plan.params, self.n_decay))
+        if self.plan.is_double:
+            optimizer_step(hyper.adam, <double*>self.plan.params,
+                           <double*>self.plan.jobs[0].grads, <double*>m_p, <double*>v_p,
+                           self.n_params, self.n_decay, l2, hyper.max_norm,
+                           hyper.learning_rate, hyper.beta_1, hyper.beta_2, hyper.epsilon,
+                           hyper.momentum, hyper.nesterov, step)
+        else:
+            optimizer_step(hyper.adam, <float*>self.plan.params,
+                           <float*>self.plan.jobs[0].grads, <float*>m_p, <float*>v_p,
+                           self.n_params, self.n_decay, l2, hyper.max_norm,
+                           hyper.learning_rate, hyper.beta_1, hyper.beta_2, hyper.epsilon,
+                           hyper.momentum, hyper.nesterov, step)
+        return 0
+
+    cdef int _moments(self, moments, bint adam, char** m_p, char** v_p) except -1:
+        m, v = moments
+        n = self.n_params
+        dtype = np.dtype(np.float64 if self.plan.is_double else np.float32)
+        if (m.shape != (n,) or m.dtype != dtype or not m.flags.c_contiguous
+                or (adam and (v is None or v.shape != (n,) or v.dtype != dtype
+                              or not v.flags.c_contiguous))):
+            raise ValueError("MinibatchRunner: the moments do not match the parameters")
+        m_p[0] = <char*><size_t>m.ctypes.data
+        v_p[0] = <char*><size_t>v.ctypes.data if adam else NULL
+        return 0
+
     def step(self, const Py_ssize_t[::1] rows, Py_ssize_t n_parts, moments, hyper,
              long step):
         """One minibatch and one optimizer update, as ``Trainer.step`` takes
@@ -692,47 +748,85 @@ cdef class MinibatchRunner:
             The minibatch's mean loss plus ``0.5 * alpha / B * ||W||^2``,
             computed before the update.
         """
-        cdef double loss, l2 = hyper.alpha / rows.shape[0], max_norm = hyper.clip_grad_norm
-        cdef double learning_rate = hyper.learning_rate, beta_1 = hyper.beta_1
-        cdef double beta_2 = hyper.beta_2, epsilon = hyper.epsilon, momentum = hyper.momentum
-        cdef bint adam = hyper.solver == "adam", nesterov = hyper.nesterov
-        cdef bint decay = hyper.alpha > 0
+        cdef StepHyper h = _step_hyper(hyper)
+        cdef double loss
         cdef int status
         cdef char* m_p
-        cdef char* v_p = NULL
-        m, v = moments
-        n = self.n_params
-        dtype = np.dtype(np.float64 if self.plan.is_double else np.float32)
-        if (m.shape != (n,) or m.dtype != dtype or not m.flags.c_contiguous
-                or (adam and (v is None or v.shape != (n,) or v.dtype != dtype
-                              or not v.flags.c_contiguous))):
-            raise ValueError("MinibatchRunner.step: the moments do not match the parameters")
-        m_p = <char*><size_t>m.ctypes.data
-        if adam:
-            v_p = <char*><size_t>v.ctypes.data
+        cdef char* v_p
+        self._moments(moments, h.adam, &m_p, &v_p)
         self._check(rows, n_parts)
         with nogil:
-            status = self._loss_grad(&rows[0], rows.shape[0], n_parts, &loss)
-            if status == 0:
-                if decay:
-                    loss += 0.5 * l2 * (
-                        squared_sum(<double*>self.plan.params, self.n_decay)
-                        if self.plan.is_double
-                        else squared_sum(<float*>self.plan.params, self.n_decay))
-                if self.plan.is_double:
-                    optimizer_step(adam, <double*>self.plan.params,
-                                   <double*>self.plan.jobs[0].grads, <double*>m_p,
-                                   <double*>v_p, self.n_params, self.n_decay, l2, max_norm,
-                                   learning_rate, beta_1, beta_2, epsilon, momentum,
-                                   nesterov, step)
-                else:
-                    optimizer_step(adam, <float*>self.plan.params,
-                                   <float*>self.plan.jobs[0].grads, <float*>m_p, <float*>v_p,
-                                   self.n_params, self.n_decay, l2, max_norm, learning_rate,
-                                   beta_1, beta_2, epsilon, momentum, nesterov, step)
+            status = self._step(&rows[0], rows.shape[0], n_parts, &h, m_p, v_p, step, &loss)
         if status < 0:
             raise MemoryError()
         return loss
+
+    def epoch(self, const Py_ssize_t[::1] order, Py_ssize_t batch_size,
+              Py_ssize_t parts_full, Py_ssize_t parts_last, moments, hyper, long step):
+        """The minibatches ``order[0:batch_size]``, ``order[batch_size:2 *
+        batch_size]``, ... in turn, each as :meth:`step` takes it, in one call
+        without the GIL: ``Trainer.epoch`` minus its Python per minibatch
+        (about 25 us each, 1.6 ms of a 35 ms W1 lstm epoch on a Zen 3 core,
+        while the other part's thread waited).
+
+        Parameters
+        ----------
+        order : ndarray of intp
+            The epoch's sample order.
+        batch_size : int
+        parts_full, parts_last : int
+            Parts of a full minibatch, and of a shorter last one.
+        moments, hyper
+            As for :meth:`step`.
+        step : int
+            The first update's number.
+
+        Returns
+        -------
+        total : float
+            The sum of the minibatch losses (as :meth:`step` returns them)
+            times their sizes, up to the first minibatch after which it is no
+            longer finite (the rest are skipped, as ``Trainer.epoch`` does).
+        first_loss : float or None
+            The first minibatch's loss; None when ``order`` is empty.
+        n_steps : int
+            The updates taken.
+        """
+        cdef StepHyper h = _step_hyper(hyper)
+        cdef Py_ssize_t n = order.shape[0], start, n_rows, n_parts, n_steps = 0
+        cdef double loss, total = 0.0, first_loss = 0.0
+        cdef int status = 0
+        cdef char* m_p
+        cdef char* v_p
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        self._moments(moments, h.adam, &m_p, &v_p)
+        if n == 0:
+            return 0.0, None, 0
+        # every minibatch's row indices and its size against its parts
+        for start in range(0, n, batch_size):
+            n_rows = min(batch_size, n - start)
+            self._check(order[start:start + n_rows],
+                        parts_full if n_rows == batch_size else parts_last)
+        with nogil:
+            start = 0
+            while start < n:
+                n_rows = min(batch_size, n - start)
+                n_parts = parts_full if n_rows == batch_size else parts_last
+                status = self._step(&order[start], n_rows, n_parts, &h, m_p, v_p,
+                                    step + n_steps, &loss)
+                if status != 0:
+                    break
+                n_steps += 1
+                if n_steps == 1:
+                    first_loss = loss
+                total += loss * n_rows
+                if not isfinite(total):
+                    break
+                start += batch_size
+        if status < 0:
+            raise MemoryError()
+        return total, first_loss, n_steps
 
     def close(self):
         """Hand the workers back to the process's idle workers (idempotent)."""

@@ -343,6 +343,28 @@ class Trainer:
         state["step"] += 1
         return loss
 
+    def _compiled_epoch(self, data, order):
+        """:meth:`epoch` by the compiled minibatch, all its minibatches in one
+        call, or None when that does not take every one of them."""
+        runner = self._runner_for(data)
+        n = order.shape[0]
+        if runner is None or n == 0:
+            return None
+        n_steps = int(data.lengths[0])
+        parts = {}
+        for n_rows in {min(self.batch_size, n), n % self.batch_size or self.batch_size}:
+            n_parts = self._n_parts(n_rows, n_rows * n_steps)
+            if n_parts > runner.max_parts or -(-n_rows // n_parts) > runner.max_rows:
+                return None
+            parts[n_rows] = n_parts
+        state = self.state
+        total, first_loss, n_done = runner.epoch(
+            np.ascontiguousarray(order, dtype=np.intp), self.batch_size,
+            parts.get(self.batch_size, 1), parts[n % self.batch_size or self.batch_size],
+            (state["m"], state["v"]), self.hyper, state["step"] + 1)
+        state["step"] += n_done
+        return total / n, first_loss
+
     def parts(self, data, rows):
         """The minibatch ``rows`` split into parts, one per thread.
 
@@ -469,6 +491,9 @@ class Trainer:
             The first minibatch's loss (computed before any update of the
             epoch): not finite means the epoch started from broken parameters.
         """
+        compiled = self._compiled_epoch(data, order)
+        if compiled is not None:
+            return compiled
         total, first_loss = 0.0, None
         batches = [order[start:start + self.batch_size]
                    for start in range(0, order.shape[0], self.batch_size)]
