@@ -143,6 +143,29 @@ def test_threaded_predict_matches_reference(cell, n_threads, monkeypatch):
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("sizes", [(6,), (5, 4)], ids=["compiled", "python"])
+def test_threads_taking_chunks_in_turn_cover_every_chunk_once(cell, sizes, monkeypatch):
+    # threads take the next chunk not yet taken (the compiled predict of one
+    # layer, the Python path of a stack): with 8 chunks per thread every row
+    # comes out as one thread computes it, to the bit
+    from crnn import _minibatch, _training
+
+    monkeypatch.setattr(_training, "PREDICT_CHUNK", 3)
+    X, y = _data(n=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = RNNRegressor(cell=cell, hidden_layer_sizes=sizes, max_iter=1,
+                           dtype="float32", random_state=0).fit(X, y)
+    assert _minibatch.predict_supports(reg._network, X.astype(np.float32), None) == (
+        len(sizes) == 1)
+    with _threads._forced_threads(1):
+        expected = reg.predict(X)
+    for n_threads in (2, 3):
+        with _threads._forced_threads(n_threads):
+            np.testing.assert_array_equal(reg.predict(X), expected)
+
+
 def test_overlapping_blas_limits_restore_the_thread_count(blas_at_3):
     # Two overlapping single-thread blocks that leave in the order they
     # entered: the first out must not restore "3" under the second, nor the

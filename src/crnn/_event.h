@@ -9,6 +9,7 @@
 #define CRNN_EVENT_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <sched.h>
 #include <time.h>
 
@@ -51,6 +52,15 @@ static int crnn_spin_until_set(const int *flag, double seconds) {
 
 static inline void crnn_store_flag(int *flag, int value) {
     __atomic_store_n(flag, value, __ATOMIC_RELEASE);
+}
+
+/* The next index of a shared counter (its value before the increment): the
+ * threads of a predict take its chunks in turn, so a thread on a slower core
+ * takes fewer of them. Relaxed: the chunks' inputs were written before the
+ * threads started and their outputs are disjoint, read after the threads'
+ * done events. */
+static inline ptrdiff_t crnn_take_next(ptrdiff_t *counter) {
+    return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
 /* A one-waiter event: one thread sets, one other waits, and the wait

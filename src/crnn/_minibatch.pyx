@@ -48,6 +48,7 @@ cdef extern from "_event.h" nogil:
     void crnn_event_destroy(crnn_event* e)
     void crnn_event_set(crnn_event* e)
     void crnn_event_wait(crnn_event* e, double spin_seconds)
+    Py_ssize_t crnn_take_next(Py_ssize_t* counter)
 
 
 cdef void _readout_rows(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_in, Py_ssize_t n_outputs,
@@ -866,10 +867,10 @@ cdef struct InferPlan:
     const Py_ssize_t* lo      # chunk c holds rows lo[c]:hi[c]
     const Py_ssize_t* hi
     Py_ssize_t n_chunks, n_threads
+    Py_ssize_t next_chunk     # the chunk the next thread to ask takes (crnn_take_next)
 
 
 cdef struct InferJob:
-    Py_ssize_t first          # chunks first, first + n_threads, ...
     char* work                # xh, c, pre-activations
     char* seqs[2]             # the state sequences of the layers below the top, by turns
     Py_ssize_t* batch_sizes   # (n_steps,)
@@ -896,7 +897,7 @@ cdef int _infer_chunks(InferPlan* plan, InferJob* job, floating kind) noexcept n
         bint lstm = plan.cell == CELL_LSTM
     seqs[0] = <floating*>job.seqs[0]
     seqs[1] = <floating*>job.seqs[1]
-    c = job.first
+    c = crnn_take_next(&plan.next_chunk)
     while c < plan.n_chunks:
         lo, B = plan.lo[c], plan.hi[c] - plan.lo[c]
         for t in range(T):
@@ -920,7 +921,7 @@ cdef int _infer_chunks(InferPlan* plan, InferJob* job, floating kind) noexcept n
         for b in range(B):
             memcpy(H_top + (lo + b) * H, xh + b * n_cat + plan.layers[plan.n_layers - 1].n_in,
                    H * sizeof(floating))
-        c += plan.n_threads
+        c = crnn_take_next(&plan.next_chunk)
     return 0
 
 
@@ -947,8 +948,9 @@ def predict_supports(model, X, lengths):
 
 def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double spin_seconds):
     """The model's raw outputs on ``X`` (N, T, I), chunk c being rows
-    ``bounds[c]``, chunks c, c + n_threads, ... run by thread c (the
-    calling thread and pooled workers), then the readout chunk by chunk
+    ``bounds[c]``, each of ``n_threads`` threads (the calling thread and
+    pooled workers) taking the next chunk not yet taken, then the readout
+    chunk by chunk
     (as ``RecurrentNetwork.predict_raw`` computes it, so the outputs are
     the Python path's to the bit).
 
@@ -1016,6 +1018,7 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
         plan.lo = <const Py_ssize_t*><size_t>lo.ctypes.data
         plan.hi = <const Py_ssize_t*><size_t>hi.ctypes.data
         plan.n_chunks, plan.n_threads = len(bounds), n_threads
+        plan.next_chunk = 0
         n_in = I
         for k in range(n_layers):
             L = &plan.layers[k]
@@ -1052,7 +1055,6 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
             work = workspaces[p].get("predict", (size,))
             index = np.empty(T, dtype=np.intp)
             keep += [work, index]
-            jobs[p].first = p
             jobs[p].work = <char*><size_t>work.ctypes.data
             # the layers below the top keep their states, in two buffers by
             # turns, each its own allocation as the Python path's are: one

@@ -23,6 +23,7 @@ from concurrent.futures import wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
+import itertools
 
 import numpy as np
 
@@ -31,12 +32,19 @@ from crnn._layers import Packing, Workspace
 from crnn._model import Minibatch
 from crnn._network import RecurrentNetwork
 
-# Sequences per chunk at predict time; each thread takes whole chunks. The
-# inference kernels keep one step's state, so the chunk bounds the lower
-# layers' state sequences. Medians of 5 predicts (chunk 128 / 256 / 512 /
-# 1024): W3 lstm 1.68 / 1.56 / 1.53 / 1.45 s, W2 gru 0.171 / 0.172 / 0.160 /
-# 0.154 s, W4 gru 0.666 / 0.637 / 0.639 / 0.760 s, W1 within noise.
-PREDICT_CHUNK = 512
+# Sequences per chunk at predict time; each thread takes the next chunk not
+# yet taken (_in_chunks, _minibatch.predict), so that a thread on a slower
+# core (a shared VM's cores can differ by a quarter for minutes) takes fewer.
+# The inference kernels keep one step's state, so the chunk bounds the lower
+# layers' state sequences. With threads taking chunks in turn, 256 against
+# 512 on a Zen 3 machine, alternating in one process after compare.py's
+# settle, medians: W4 lstm 990 / 1092 ms, W2 gru 218 / 226, W2 lstm 259 /
+# 273, W1 gru 12.3 / 13.1, W5 lstm 478 / 499, W3 lstm 1623 / 1633, W3 gru
+# 1298 / 1288 (benchmarks/NOTES.md). With chunks assigned in a fixed order
+# (Zen 4, hot: chunk 128 / 256 / 512 / 1024): W3 lstm 1.68 / 1.56 / 1.53 /
+# 1.45 s, W2 gru 0.171 / 0.172 / 0.160 / 0.154 s, W4 gru 0.666 / 0.637 /
+# 0.639 / 0.760 s.
+PREDICT_CHUNK = 256
 
 
 def build_model(config):
@@ -589,23 +597,29 @@ def _in_chunks(run_chunk, model, X, lengths):
     outputs = [None] * len(bounds)
     errstate = np.geterr()  # worker threads follow the caller's np.errstate
 
-    def run(first):
-        # chunks first, first + n_parts, ... share one workspace, in turn
+    # each thread takes the next chunk not yet taken (next() on a count is
+    # atomic under the GIL): a thread on a slower core takes fewer
+    chunks = itertools.count()
+
+    def run():
+        # a thread's chunks share one workspace, in turn
         ws = Workspace(model.dtype)
         with np.errstate(**errstate):
-            for c in range(first, len(bounds), n_parts):
+            for c in iter(lambda: next(chunks), None):
+                if c >= len(bounds):
+                    break
                 lo, hi = bounds[c]
                 outputs[c] = run_chunk(X[lo:hi], None if lengths is None else lengths[lo:hi],
                                        ws)
 
     if n_parts == 1:
-        run(0)
+        run()
     else:
         executor = _threads.worker_pool(n_parts - 1)
         with _threads.single_threaded_blas():
-            futures = [executor.submit(run, p) for p in range(1, n_parts)]
+            futures = [executor.submit(run) for _ in range(1, n_parts)]
             try:
-                run(0)
+                run()
             finally:
                 # the workers write into outputs and run BLAS under the limit:
                 # neither may outlive this block, even when run(0) raised
