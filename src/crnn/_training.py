@@ -359,8 +359,11 @@ class Trainer:
         if runner is None or n == 0:
             return None
         n_steps = int(data.lengths[0])
+        # the parts of a full minibatch (none when n < batch_size) and of the
+        # last one (n % batch_size rows, or a full one)
+        last_rows = n % self.batch_size or self.batch_size
         parts = {}
-        for n_rows in {min(self.batch_size, n), n % self.batch_size or self.batch_size}:
+        for n_rows in {min(self.batch_size, n), last_rows}:
             n_parts = self._n_parts(n_rows, n_rows * n_steps)
             if n_parts > runner.max_parts or -(-n_rows // n_parts) > runner.max_rows:
                 return None
@@ -368,7 +371,7 @@ class Trainer:
         state = self.state
         total, first_loss, n_done = runner.epoch(
             np.ascontiguousarray(order, dtype=np.intp), self.batch_size,
-            parts.get(self.batch_size, 1), parts[n % self.batch_size or self.batch_size],
+            parts.get(self.batch_size, 1), parts[last_rows],
             (state["m"], state["v"]), self.hyper, state["step"] + 1)
         state["step"] += n_done
         return total / n, first_loss
@@ -605,7 +608,7 @@ def _in_chunks(run_chunk, model, X, lengths):
         # a thread's chunks share one workspace, in turn
         ws = Workspace(model.dtype)
         with np.errstate(**errstate):
-            for c in iter(lambda: next(chunks), None):
+            for c in chunks:
                 if c >= len(bounds):
                     break
                 lo, hi = bounds[c]
@@ -622,7 +625,7 @@ def _in_chunks(run_chunk, model, X, lengths):
                 run()
             finally:
                 # the workers write into outputs and run BLAS under the limit:
-                # neither may outlive this block, even when run(0) raised
+                # neither may outlive this block, even when run() raised
                 wait(futures)
             for f in futures:
                 f.result()
