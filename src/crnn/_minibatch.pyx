@@ -866,7 +866,7 @@ cdef struct InferPlan:
     char* H_top               # (N, H_top): the top layer's final states
     const Py_ssize_t* lo      # chunk c holds rows lo[c]:hi[c]
     const Py_ssize_t* hi
-    Py_ssize_t n_chunks, n_threads
+    Py_ssize_t n_chunks
     Py_ssize_t next_chunk     # the chunk the next thread to ask takes (crnn_take_next)
 
 
@@ -1017,7 +1017,7 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
         plan.H_top = <char*><size_t>H_top_arr.ctypes.data
         plan.lo = <const Py_ssize_t*><size_t>lo.ctypes.data
         plan.hi = <const Py_ssize_t*><size_t>hi.ctypes.data
-        plan.n_chunks, plan.n_threads = len(bounds), n_threads
+        plan.n_chunks = len(bounds)
         plan.next_chunk = 0
         n_in = I
         for k in range(n_layers):

@@ -335,15 +335,22 @@ class Trainer:
             data, self.hyper.truncate, max_rows, _threads.PART_SPIN_SECONDS)
         return self._runner
 
+    def _runner_parts(self, runner, n_rows, n_steps):
+        """The parts of a minibatch of ``n_rows`` sequences of ``n_steps``
+        steps, or None when ``runner`` cannot take them."""
+        n_parts = self._n_parts(n_rows, n_rows * n_steps)
+        if n_parts > runner.max_parts or -(-n_rows // n_parts) > runner.max_rows:
+            return None
+        return n_parts
+
     def _compiled_step(self, data, rows):
         """:meth:`step` on the minibatch ``rows`` by the compiled minibatch,
         or None when it does not take it."""
         runner = self._runner_for(data)
         if runner is None:
             return None
-        n_rows = rows.shape[0]
-        n_parts = self._n_parts(n_rows, n_rows * int(data.lengths[0]))
-        if n_parts > runner.max_parts or -(-n_rows // n_parts) > runner.max_rows:
+        n_parts = self._runner_parts(runner, rows.shape[0], int(data.lengths[0]))
+        if n_parts is None:
             return None
         state = self.state
         loss = runner.step(np.ascontiguousarray(rows, dtype=np.intp), n_parts,
@@ -362,12 +369,10 @@ class Trainer:
         # the parts of a full minibatch (none when n < batch_size) and of the
         # last one (n % batch_size rows, or a full one)
         last_rows = n % self.batch_size or self.batch_size
-        parts = {}
-        for n_rows in {min(self.batch_size, n), last_rows}:
-            n_parts = self._n_parts(n_rows, n_rows * n_steps)
-            if n_parts > runner.max_parts or -(-n_rows // n_parts) > runner.max_rows:
-                return None
-            parts[n_rows] = n_parts
+        parts = {n_rows: self._runner_parts(runner, n_rows, n_steps)
+                 for n_rows in {min(self.batch_size, n), last_rows}}
+        if None in parts.values():
+            return None
         state = self.state
         total, first_loss, n_done = runner.epoch(
             np.ascontiguousarray(order, dtype=np.intp), self.batch_size,
