@@ -144,11 +144,13 @@ def test_threaded_predict_matches_reference(cell, n_threads, monkeypatch):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("sizes", [(6,), (5, 4)], ids=["compiled", "python"])
-def test_threads_taking_chunks_in_turn_cover_every_chunk_once(cell, sizes, monkeypatch):
-    # threads take the next chunk not yet taken (the compiled predict of one
-    # layer, the Python path of a stack): with 8 chunks per thread every row
-    # comes out as one thread computes it, to the bit
+@pytest.mark.parametrize("sizes,bidirectional", [((6,), False), ((5, 4), False), ((5, 4), True)],
+                         ids=["compiled", "compiled-stack", "python"])
+def test_threads_taking_chunks_in_turn_cover_every_chunk_once(cell, sizes, bidirectional,
+                                                              monkeypatch):
+    # threads take the next chunk not yet taken (the compiled predict, the
+    # Python path of a bidirectional stack): with 8 chunks per thread every
+    # row comes out as one thread computes it, to the bit
     from crnn import _minibatch, _training
 
     monkeypatch.setattr(_training, "PREDICT_CHUNK", 3)
@@ -156,9 +158,10 @@ def test_threads_taking_chunks_in_turn_cover_every_chunk_once(cell, sizes, monke
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg = RNNRegressor(cell=cell, hidden_layer_sizes=sizes, max_iter=1,
-                           dtype="float32", random_state=0).fit(X, y)
+                           bidirectional=bidirectional, dtype="float32",
+                           random_state=0).fit(X, y)
     assert _minibatch.predict_supports(reg._network, X.astype(np.float32), None) == (
-        len(sizes) == 1)
+        not bidirectional)
     with _threads._forced_threads(1):
         expected = reg.predict(X)
     for n_threads in (2, 3):

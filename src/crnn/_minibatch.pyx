@@ -18,9 +18,10 @@ trained on sequences of one length with the squared or the log loss
 rows, so the two paths give the same parameters to the bit
 (tests/test_minibatch.py).
 
-The same worker threads run ``predict`` for those models with one layer,
-on sequences of one length (:func:`predict`): its chunks through ``infer_pass``, then the
-readout, in one call, with the Python path's outputs to the bit.
+The same worker threads run ``predict`` for those models on sequences of
+one length (:func:`predict`): each chunk through the stack step by step
+(``infer_step``, layer after layer at each step), then the readout, in one
+call, with the Python path's outputs to the bit.
 """
 from cython cimport floating
 from libc.float cimport DBL_MIN, FLT_MIN
@@ -31,8 +32,9 @@ from libc.string cimport memcpy, memset
 from crnn._blas cimport gemm, NoTrans, Trans
 from crnn._optim cimport optimizer_step, squared_sum
 from crnn._cells cimport CELL_GRU, CELL_LSTM
-from crnn._packed cimport infer_width, pack_infer
-from crnn._recurrent cimport backward_pass, forward_pass, infer_pass
+from crnn._fpenv cimport crnn_fp_enter, crnn_fp_exit, crnn_fpstate
+from crnn._packed cimport infer_step, infer_width, pack_infer
+from crnn._recurrent cimport backward_pass, flush_denormals, forward_pass
 
 import os
 import threading
@@ -852,6 +854,7 @@ cdef class MinibatchRunner:
 
 cdef struct InferLayer:
     Py_ssize_t n_in, n_hidden
+    Py_ssize_t h_off, c_off   # the layer's state rows in a job's work (elements)
     char* packed              # [W_ih | W_hh] packed by pack_infer
     const char* bias          # b_ih + b_hh
     const char* b_ih
@@ -860,7 +863,7 @@ cdef struct InferLayer:
 
 cdef struct InferPlan:
     int cell, activation, is_double
-    Py_ssize_t n_layers, n_steps, ld_x, max_hidden, max_cat, work_width
+    Py_ssize_t n_layers, n_steps, n_features, ld_x, states_size
     InferLayer* layers
     const char* X             # (N, n_steps, n_features)
     char* H_top               # (N, H_top): the top layer's final states
@@ -871,10 +874,7 @@ cdef struct InferPlan:
 
 
 cdef struct InferJob:
-    char* work                # xh, c, pre-activations
-    char* seqs[2]             # the state sequences of the layers below the top, by turns
-    Py_ssize_t* batch_sizes   # (n_steps,)
-    Py_ssize_t max_rows
+    char* work                # every layer's h (and c) rows, then the pre-activations
 
 
 cdef inline Py_ssize_t _line(Py_ssize_t n) noexcept nogil:
@@ -883,45 +883,41 @@ cdef inline Py_ssize_t _line(Py_ssize_t n) noexcept nogil:
 
 
 cdef int _infer_chunks(InferPlan* plan, InferJob* job, floating kind) noexcept nogil:
+    # A chunk goes through the stack step by step: layer k's step t, then
+    # layer k + 1's, which reads x_t as layer k's state rows, still in L2.
+    # Layer by layer, each layer below the top wrote its (rows, T, H)
+    # sequence (13 MB a W4 chunk) and the next read x_t back from it, one
+    # row per page. Each layer's step is the same infer_step on the same
+    # values either way, so the outputs are the layer-by-layer path's.
     cdef:
-        Py_ssize_t c, k, b, t, lo, B, T = plan.n_steps, ld_in, n_cat, H
+        Py_ssize_t c, k, t, lo, B, T = plan.n_steps, ld_in
         InferLayer* L
-        floating* xh = <floating*>job.work
-        # each buffer on a cache line, as Workspace buffers are
-        floating* cs = xh + _line(job.max_rows * plan.max_cat)
-        floating* pre = cs + _line(job.max_rows * plan.max_hidden)
-        floating* seqs[2]
+        floating* states = <floating*>job.work
+        floating* pre = states + plan.states_size
+        floating* h
         const floating* inputs
-        floating* keep
-        floating* H_top = <floating*>plan.H_top
-        bint lstm = plan.cell == CELL_LSTM
-    seqs[0] = <floating*>job.seqs[0]
-    seqs[1] = <floating*>job.seqs[1]
+        const floating* X = <const floating*>plan.X
+        InferLayer* top = &plan.layers[plan.n_layers - 1]
+        crnn_fpstate fp
+    fp = crnn_fp_enter(flush_denormals())
     c = crnn_take_next(&plan.next_chunk)
     while c < plan.n_chunks:
         lo, B = plan.lo[c], plan.hi[c] - plan.lo[c]
+        memset(states, 0, plan.states_size * sizeof(floating))
         for t in range(T):
-            job.batch_sizes[t] = B
-        inputs = <const floating*>plan.X + lo * plan.ld_x
-        ld_in = plan.ld_x
-        for k in range(plan.n_layers):
-            L = &plan.layers[k]
-            H = L.n_hidden
-            n_cat = L.n_in + H
-            for b in range(B):
-                memset(xh + b * n_cat + L.n_in, 0, H * sizeof(floating))
-            if lstm:
-                memset(cs, 0, B * H * sizeof(floating))
-            keep = seqs[k % 2] if k < plan.n_layers - 1 else NULL
-            infer_pass(plan.cell, plan.activation, T, L.n_in, H, <const floating*>L.packed,
-                       <const floating*>L.bias, <const floating*>L.b_ih,
-                       <const floating*>L.b_hh, inputs, ld_in, NULL, job.batch_sizes, False,
-                       xh, cs if lstm else NULL, pre, keep, T * H, H, 0)
-            inputs, ld_in = keep, T * H
-        for b in range(B):
-            memcpy(H_top + (lo + b) * H, xh + b * n_cat + plan.layers[plan.n_layers - 1].n_in,
-                   H * sizeof(floating))
+            inputs, ld_in = X + lo * plan.ld_x + t * plan.n_features, plan.ld_x
+            for k in range(plan.n_layers):
+                L = &plan.layers[k]
+                h = states + L.h_off
+                infer_step(plan.cell, plan.activation, B, L.n_in, L.n_hidden, inputs, ld_in,
+                           h, L.n_hidden, states + L.c_off if plan.cell == CELL_LSTM else NULL,
+                           <const floating*>L.packed, <const floating*>L.bias,
+                           <const floating*>L.b_ih, <const floating*>L.b_hh, pre)
+                inputs, ld_in = h, L.n_hidden
+        memcpy(<floating*>plan.H_top + lo * top.n_hidden, states + top.h_off,
+               B * top.n_hidden * sizeof(floating))
         c = crnn_take_next(&plan.next_chunk)
+    crnn_fp_exit(fp)
     return 0
 
 
@@ -935,12 +931,7 @@ def predict_supports(model, X, lengths):
     """Whether :func:`predict` can run ``model`` on ``X`` (as
     ``_training.predict`` would)."""
     from crnn._network import RecurrentNetwork
-    # One layer: on W4's three layers the compiled predict was as fast hot
-    # but 2-3% slower settled (alternating, medians of 4-6: lstm 727-750
-    # against 705-722 ms), for a reason not found; its Python per chunk is
-    # a small share there.
     return (type(model) is RecurrentNetwork and not model.return_sequences
-            and len(model.hidden_sizes) == 1
             and not model.bidirectional and not model.layer_norm and lengths is None
             and model.dtype in (np.float32, np.float64) and X.dtype == model.dtype
             and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0)
@@ -981,7 +972,7 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
     cdef char* W_out_p
     cdef char* b_out_p
     cdef char* out_p
-    cdef Py_ssize_t H_top = model.hidden_sizes[n_layers - 1], n_in_k, H_k
+    cdef Py_ssize_t H_top = model.hidden_sizes[n_layers - 1], n_in_k, H_k, work_width = 0
     cdef float* packed_f
     cdef double* packed_d
     dtype = model.dtype
@@ -1012,7 +1003,7 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
         plan.cell = _spec.cell_code(model.cell)
         plan.activation = _spec.activation_code(model.activation)
         plan.is_double = dtype == np.float64
-        plan.n_layers, plan.n_steps, plan.ld_x = n_layers, T, T * I
+        plan.n_layers, plan.n_steps, plan.n_features, plan.ld_x = n_layers, T, I, T * I
         plan.X = <const char*><size_t>X.ctypes.data
         plan.H_top = <char*><size_t>H_top_arr.ctypes.data
         plan.lo = <const Py_ssize_t*><size_t>lo.ctypes.data
@@ -1044,29 +1035,25 @@ def predict(model, coefs, X, bounds, Py_ssize_t n_threads, workspaces, double sp
                 L.packed = <char*>packed_f
             if failed < 0:
                 raise MemoryError()
-            plan.max_hidden = max(plan.max_hidden, H)
-            plan.max_cat = max(plan.max_cat, n_in + H)
-            plan.work_width = max(plan.work_width, infer_width(plan.cell, H))
+            work_width = max(work_width, infer_width(plan.cell, H))
             n_in = H
+        # each thread's work: every layer's h rows, then (LSTM) its c rows,
+        # each on a cache line, then the pre-activations of a step
         max_rows = int(max(hi - lo))
-        size = (_line(max_rows * plan.max_cat) + _line(max_rows * plan.max_hidden)
-                + _line(max_rows * plan.work_width))
+        offset = 0
+        for k in range(n_layers):
+            plan.layers[k].h_off = offset
+            offset += _line(max_rows * plan.layers[k].n_hidden)
+        for k in range(n_layers):
+            plan.layers[k].c_off = offset
+            if plan.cell == CELL_LSTM:
+                offset += _line(max_rows * plan.layers[k].n_hidden)
+        plan.states_size = offset
+        size = offset + _line(max_rows * work_width)
         for p in range(n_threads):
             work = workspaces[p].get("predict", (size,))
-            index = np.empty(T, dtype=np.intp)
-            keep += [work, index]
+            keep.append(work)
             jobs[p].work = <char*><size_t>work.ctypes.data
-            # the layers below the top keep their states, in two buffers by
-            # turns, each its own allocation as the Python path's are: one
-            # buffer of both was over glibc's 32 MB mmap threshold at W4, so
-            # every predict faulted in fresh pages (settled W4 lstm predicts
-            # 2-3% slower)
-            for j in range(min(n_layers - 1, 2)):
-                seq = workspaces[p].get(("predict_seq", j), (max_rows * T * plan.max_hidden,))
-                keep.append(seq)
-                jobs[p].seqs[j] = <char*><size_t>seq.ctypes.data
-            jobs[p].batch_sizes = <Py_ssize_t*><size_t>index.ctypes.data
-            jobs[p].max_rows = max_rows
         workers = _acquire_workers(n_threads - 1)
         _bind_workers(workers, slots, _infer_job, &plan, <char*>jobs, sizeof(InferJob),
                       spin_seconds)

@@ -32,6 +32,8 @@ cdef int backward_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t 
                        floating* dln_ih_b, floating* dln_hh_w, floating* dln_hh_b,
                        floating* dln_c_w, floating* dln_c_b) noexcept nogil
 
+cdef int flush_denormals() noexcept nogil
+
 cdef void infer_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_in,
                      Py_ssize_t n_hidden, const floating* packed, const floating* bias,
                      const floating* b_ih, const floating* b_hh, const floating* X,

@@ -134,6 +134,11 @@ from crnn import _spec
 cdef int _flush = os.environ.get("CRNN_FLUSH_DENORMALS", "1") != "0"
 
 
+cdef int flush_denormals() noexcept nogil:
+    """Whether the passes flush subnormals to zero (crnn_fp_enter's argument)."""
+    return _flush
+
+
 def set_flush_denormals(bint enabled):
     """Switch flush-to-zero inside this module's passes (tests compare both)."""
     global _flush
