@@ -33,11 +33,3 @@ cdef int backward_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t 
                        floating* dln_c_w, floating* dln_c_b) noexcept nogil
 
 cdef int flush_denormals() noexcept nogil
-
-cdef void infer_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_in,
-                     Py_ssize_t n_hidden, const floating* packed, const floating* bias,
-                     const floating* b_ih, const floating* b_hh, const floating* X,
-                     Py_ssize_t ld_x, const Py_ssize_t* order, const Py_ssize_t* batch_sizes,
-                     bint reverse, floating* xh, floating* c_rows, floating* work,
-                     floating* H_seq, Py_ssize_t ld_seq, Py_ssize_t ld_step,
-                     Py_ssize_t seq_col) noexcept nogil

@@ -849,8 +849,9 @@ cdef void infer_pass(int cell, int activation, Py_ssize_t n_steps, Py_ssize_t n_
     :func:`infer` as pointers: ``order`` NULL when the rows are X's rows in
     order (x_t is then read in place), H_seq NULL when the states are not
     kept (else sequence i's step t goes to H_seq + i ld_seq + t ld_step +
-    seq_col), ``packed`` from pack_infer. Runs without the GIL: the
-    compiled predict (``_minibatch.pyx``) calls it as ``infer`` does."""
+    seq_col), ``packed`` from pack_infer. (The compiled predict of
+    ``_minibatch.pyx`` runs a stack's layers step by step instead, each
+    step through the same ``infer_step``.)"""
     cdef:
         crnn_fpstate fp
         Py_ssize_t n_cat = n_in + n_hidden
