@@ -338,7 +338,7 @@ def test_compiled_predict_equals_the_python_path_to_the_bit(cell, dtype, sizes):
     assert _minibatch.predict_supports(net, X, None)
     for threads in (1, 2, 3):
         with _threads._forced_threads(threads):
-            # 1100 rows: three chunks of at most 512 (the last one short)
+            # 1100 rows: five chunks of at most PREDICT_CHUNK = 256 (the last one short)
             for rows in (X, X[:7], X[:1]):
                 expected = _training.predict(net, coefs, rows, compiled_predict=False)
                 bounds, n_parts = _training._chunk_bounds(rows.shape[0])
