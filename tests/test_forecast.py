@@ -124,3 +124,32 @@ def test_forecast_errors():
     with pytest.raises(NotFittedError):
         RNNRegressor().forecast(X[:2], 3)
     assert not hasattr(RNNClassifier(), "forecast")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_float32_three_layer_forecast_equals_repeated_prediction(cell):
+    # the feedback loop reads each prediction in place from the output
+    # (row stride steps x F) and each layer above the first reads the state
+    # below in place: a float32 stack of three exercises both strides
+    series = _series(300, seed=3)
+    X, y = make_windows(series, 10)
+    reg = _fit(RNNRegressor(cell=cell, hidden_layer_sizes=(9, 7, 5), max_iter=2,
+                            random_state=1, dtype="float32"), X, y)
+    got = reg.forecast(X[:11], 6)
+    assert got.shape == (11, 6, 2) and got.dtype == np.float64  # computed in float32
+    np.testing.assert_allclose(got, _naive_forecast(reg, list(X[:11]), 6), rtol=2e-5,
+                               atol=2e-6)
+
+
+def test_compiled_loops_refuse_a_stack_without_layers():
+    from crnn import _recurrent
+    f = np.zeros(8)
+    sizes = np.array([2], dtype=np.intp)
+    out = np.zeros((1, 2, 2))
+    with pytest.raises(ValueError, match="forecast needs at least one layer"):
+        _recurrent.forecast(1, 0, f, f, f, f, sizes, f, f, np.zeros((1, 8)), np.zeros((2, 1)),
+                            np.zeros(2), out)
+    with pytest.raises(ValueError, match="decode needs at least one layer"):
+        _recurrent.decode(1, 0, f, f, f, f, sizes, f, f, np.zeros((1, 8)), np.zeros((2, 1)),
+                          np.zeros(2), np.zeros(2), False, -1, out, np.zeros((1, 2), np.intp),
+                          np.zeros(1, np.intp))

@@ -779,6 +779,31 @@ cdef void _free_layers(floating** packed, Py_ssize_t n_layers) noexcept nogil:
         free(packed)
 
 
+cdef void _stack_step(int cell, int activation, Py_ssize_t n_layers, Py_ssize_t batch,
+                      const Py_ssize_t* sizes, const floating* x, Py_ssize_t ld_x,
+                      floating* xhs, floating* cs, floating** packed, const floating* biases,
+                      const floating* b_ihs, const floating* b_hhs,
+                      floating* work) noexcept nogil:
+    """One step of every layer of a stack (``forecast`` and ``decode``'s
+    arrays as pointers) on ``batch`` rows: layer 0 reads x_t at ``x`` (row
+    stride ``ld_x``), each layer above reads the state the layer below has
+    just written, in place, and each layer's state moves from h_{t-1} to
+    h_t in the h columns of its (batch, I_k + H_k) rows in ``xhs`` (and c
+    in ``cs``). Only layer 0's x columns are ever read, and only when
+    ``x`` points at them."""
+    cdef Py_ssize_t k, n_in, n_hidden, n_cat, b_off = 0, x_off = 0, c_off = 0
+    for k in range(n_layers):
+        n_in, n_hidden = sizes[k], sizes[k + 1]
+        n_cat = n_in + n_hidden
+        infer_step(cell, activation, batch, n_in, n_hidden, x, ld_x, xhs + x_off + n_in,
+                   n_cat, cs + c_off if cell == CELL_LSTM else NULL, packed[k],
+                   biases + b_off, b_ihs + b_off, b_hhs + b_off, work)
+        x, ld_x = xhs + x_off + n_in, n_cat
+        b_off += _n_gates(cell, n_hidden)
+        x_off += batch * n_cat
+        c_off += batch * n_hidden
+
+
 def work_width(int cell, Py_ssize_t n_hidden):
     """Columns of the ``work`` rows ``infer``, ``forecast`` and ``decode``
     take for a layer of ``n_hidden`` units: its pre-activations (H for the
@@ -902,9 +927,10 @@ def forecast(int cell, int activation,
         Py_ssize_t batch = out.shape[0]
         Py_ssize_t n_out = out.shape[2]
         Py_ssize_t n_steps = out.shape[1]
-        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, b_off, x_off, c_off
+        Py_ssize_t s, k, b, j, x_off
         Py_ssize_t top_off, top_cat, top_in
-        floating* c_rows
+    if n_layers < 1:
+        raise ValueError("forecast needs at least one layer")
     # the top layer's rows, where the readout reads h
     x_off = 0
     for k in range(n_layers - 1):
@@ -920,28 +946,10 @@ def forecast(int cell, int activation,
         fp = crnn_fp_enter(_flush)
         try:
             for s in range(n_steps):
-                if s > 0:
-                    b_off = x_off = c_off = 0
-                    for k in range(n_layers):
-                        n_in, n_hidden = sizes[k], sizes[k + 1]
-                        n_cat = n_in + n_hidden
-                        for b in range(batch):
-                            if k == 0:   # the previous prediction is the next input
-                                memcpy(&xhs[x_off + b * n_cat], &out[b, s - 1, 0],
-                                       n_in * sizeof(floating))
-                            else:        # the layer below's new state
-                                memcpy(&xhs[x_off + b * n_cat],
-                                       &xhs[x_off - batch * (sizes[k - 1] + n_in)
-                                            + b * (sizes[k - 1] + n_in) + sizes[k - 1]],
-                                       n_in * sizeof(floating))
-                        c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
-                        infer_step(cell, activation, batch, n_in, n_hidden, &xhs[x_off],
-                                   n_cat, &xhs[x_off + n_in], n_cat, c_rows, packed[k],
-                                   &biases[b_off], &b_ihs[b_off], &b_hhs[b_off],
-                                   &work[0, 0])
-                        b_off += _n_gates(cell, n_hidden)
-                        x_off += batch * n_cat
-                        c_off += batch * n_hidden
+                if s > 0:   # the previous prediction is the next input, read in place
+                    _stack_step(cell, activation, n_layers, batch, &sizes[0],
+                                &out[0, s - 1, 0], n_steps * n_out, &xhs[0], &cs[0], packed,
+                                &biases[0], &b_ihs[0], &b_hhs[0], &work[0, 0])
                 gemm(NoTrans, Trans, batch, n_out, top_cat - top_in,
                      1, &xhs[top_off + top_in], top_cat, &W_out[0, 0], top_cat - top_in,
                      0, &out[0, s, 0], n_steps * n_out)
@@ -990,10 +998,12 @@ def decode(int cell, int activation,
         Py_ssize_t batch = out.shape[0]
         Py_ssize_t n_out = out.shape[2]
         Py_ssize_t n_steps = out.shape[1]
-        Py_ssize_t s, k, b, j, n_in, n_hidden, n_cat, b_off, x_off, c_off, best
+        Py_ssize_t s, k, b, j, x_off, best, ld_x, n_in, n_cat
         Py_ssize_t top_off, top_cat, top_in, n_done = 0, n_run = n_steps
-        floating* c_rows
-        floating* x_row
+        const floating* x_row
+    if n_layers < 1:
+        raise ValueError("decode needs at least one layer")
+    n_in, n_cat = sizes[0], sizes[0] + sizes[1]   # layer 0's rows
     x_off = 0
     for k in range(n_layers - 1):
         x_off += batch * (sizes[k] + sizes[k + 1])
@@ -1010,30 +1020,22 @@ def decode(int cell, int activation,
         fp = crnn_fp_enter(_flush)
         try:
             for s in range(n_steps):
-                b_off = x_off = c_off = 0
-                for k in range(n_layers):
-                    n_in, n_hidden = sizes[k], sizes[k + 1]
-                    n_cat = n_in + n_hidden
+                # layer 0's input: start, the one-hot of the previous step's
+                # class (both written into its x columns) or the previous
+                # prediction, read in place
+                x_row, ld_x = &xhs[0], n_cat
+                if s == 0:
                     for b in range(batch):
-                        x_row = &xhs[x_off + b * n_cat]
-                        if k > 0:        # the layer below's new state
-                            memcpy(x_row, &xhs[x_off - batch * (sizes[k - 1] + n_in)
-                                               + b * (sizes[k - 1] + n_in) + sizes[k - 1]],
-                                   n_in * sizeof(floating))
-                        elif s == 0:
-                            memcpy(x_row, &start[0], n_in * sizeof(floating))
-                        elif classify:   # one-hot of the previous step's class
-                            memset(x_row, 0, n_in * sizeof(floating))
-                            x_row[labels[b, s - 1]] = 1
-                        else:            # the previous prediction is the next input
-                            memcpy(x_row, &out[b, s - 1, 0], n_in * sizeof(floating))
-                    c_rows = &cs[c_off] if cell == CELL_LSTM else NULL
-                    infer_step(cell, activation, batch, n_in, n_hidden, &xhs[x_off], n_cat,
-                               &xhs[x_off + n_in], n_cat, c_rows, packed[k], &biases[b_off],
-                               &b_ihs[b_off], &b_hhs[b_off], &work[0, 0])
-                    b_off += _n_gates(cell, n_hidden)
-                    x_off += batch * n_cat
-                    c_off += batch * n_hidden
+                        memcpy(&xhs[b * n_cat], &start[0], n_in * sizeof(floating))
+                elif classify:
+                    for b in range(batch):
+                        memset(&xhs[b * n_cat], 0, n_in * sizeof(floating))
+                        xhs[b * n_cat + labels[b, s - 1]] = 1
+                else:
+                    x_row, ld_x = &out[0, s - 1, 0], n_steps * n_out
+                _stack_step(cell, activation, n_layers, batch, &sizes[0], x_row, ld_x,
+                            &xhs[0], &cs[0], packed, &biases[0], &b_ihs[0], &b_hhs[0],
+                            &work[0, 0])
                 gemm(NoTrans, Trans, batch, n_out, top_cat - top_in,
                      1, &xhs[top_off + top_in], top_cat, &W_out[0, 0], top_cat - top_in,
                      0, &out[0, s, 0], n_steps * n_out)
