@@ -804,6 +804,29 @@ cdef void _stack_step(int cell, int activation, Py_ssize_t n_layers, Py_ssize_t 
         c_off += batch * n_hidden
 
 
+cdef inline Py_ssize_t _top_h_offset(const Py_ssize_t* sizes, Py_ssize_t n_layers,
+                                     Py_ssize_t batch) noexcept nogil:
+    """Where the top layer's h columns start in ``xhs`` (each layer's
+    (batch, I_k + H_k) rows, flat): the readout of ``forecast`` and
+    ``decode`` reads them at row stride I_top + H_top."""
+    cdef Py_ssize_t k, off = 0
+    for k in range(n_layers - 1):
+        off += batch * (sizes[k] + sizes[k + 1])
+    return off + sizes[n_layers - 1]
+
+
+cdef void _readout(Py_ssize_t batch, Py_ssize_t n_out, Py_ssize_t n_hidden,
+                   const floating* h, Py_ssize_t ld_h, const floating* W_out,
+                   const floating* b_out, floating* out, Py_ssize_t ld_out) noexcept nogil:
+    """out (batch rows at stride ``ld_out``) = h W_out^T + b_out: the step's
+    readout of the top state in ``forecast`` and ``decode``."""
+    cdef Py_ssize_t b, j
+    gemm(NoTrans, Trans, batch, n_out, n_hidden, 1, h, ld_h, W_out, n_hidden, 0, out, ld_out)
+    for b in range(batch):
+        for j in range(n_out):
+            out[b * ld_out + j] += b_out[j]
+
+
 def work_width(int cell, Py_ssize_t n_hidden):
     """Columns of the ``work`` rows ``infer``, ``forecast`` and ``decode``
     take for a layer of ``n_hidden`` units: its pre-activations (H for the
@@ -927,16 +950,11 @@ def forecast(int cell, int activation,
         Py_ssize_t batch = out.shape[0]
         Py_ssize_t n_out = out.shape[2]
         Py_ssize_t n_steps = out.shape[1]
-        Py_ssize_t s, k, b, j, x_off
-        Py_ssize_t top_off, top_cat, top_in
+        Py_ssize_t s, k, top_h, top_hidden, top_cat
     if n_layers < 1:
         raise ValueError("forecast needs at least one layer")
-    # the top layer's rows, where the readout reads h
-    x_off = 0
-    for k in range(n_layers - 1):
-        x_off += batch * (sizes[k] + sizes[k + 1])
-    top_off, top_in = x_off, sizes[n_layers - 1]
-    top_cat = top_in + sizes[n_layers]
+    top_h, top_hidden = _top_h_offset(&sizes[0], n_layers, batch), sizes[n_layers]
+    top_cat = sizes[n_layers - 1] + top_hidden
     for k in range(n_layers):
         _check_work(work, cell, batch, sizes[k + 1])
     cdef floating** packed = _pack_layers(cell, &W_cats[0], &sizes[0], n_layers)
@@ -950,12 +968,8 @@ def forecast(int cell, int activation,
                     _stack_step(cell, activation, n_layers, batch, &sizes[0],
                                 &out[0, s - 1, 0], n_steps * n_out, &xhs[0], &cs[0], packed,
                                 &biases[0], &b_ihs[0], &b_hhs[0], &work[0, 0])
-                gemm(NoTrans, Trans, batch, n_out, top_cat - top_in,
-                     1, &xhs[top_off + top_in], top_cat, &W_out[0, 0], top_cat - top_in,
-                     0, &out[0, s, 0], n_steps * n_out)
-                for b in range(batch):
-                    for j in range(n_out):
-                        out[b, s, j] += b_out[j]
+                _readout(batch, n_out, top_hidden, &xhs[top_h], top_cat, &W_out[0, 0],
+                         &b_out[0], &out[0, s, 0], n_steps * n_out)
         finally:
             crnn_fp_exit(fp)
             _free_layers(packed, n_layers)
@@ -998,17 +1012,14 @@ def decode(int cell, int activation,
         Py_ssize_t batch = out.shape[0]
         Py_ssize_t n_out = out.shape[2]
         Py_ssize_t n_steps = out.shape[1]
-        Py_ssize_t s, k, b, j, x_off, best, ld_x, n_in, n_cat
-        Py_ssize_t top_off, top_cat, top_in, n_done = 0, n_run = n_steps
+        Py_ssize_t s, k, b, j, best, ld_x, n_in, n_cat, top_h, top_hidden, top_cat
+        Py_ssize_t n_done = 0, n_run = n_steps
         const floating* x_row
     if n_layers < 1:
         raise ValueError("decode needs at least one layer")
     n_in, n_cat = sizes[0], sizes[0] + sizes[1]   # layer 0's rows
-    x_off = 0
-    for k in range(n_layers - 1):
-        x_off += batch * (sizes[k] + sizes[k + 1])
-    top_off, top_in = x_off, sizes[n_layers - 1]
-    top_cat = top_in + sizes[n_layers]
+    top_h, top_hidden = _top_h_offset(&sizes[0], n_layers, batch), sizes[n_layers]
+    top_cat = sizes[n_layers - 1] + top_hidden
     for b in range(batch):
         lengths[b] = 0   # 0: still running
     for k in range(n_layers):
@@ -1036,12 +1047,8 @@ def decode(int cell, int activation,
                 _stack_step(cell, activation, n_layers, batch, &sizes[0], x_row, ld_x,
                             &xhs[0], &cs[0], packed, &biases[0], &b_ihs[0], &b_hhs[0],
                             &work[0, 0])
-                gemm(NoTrans, Trans, batch, n_out, top_cat - top_in,
-                     1, &xhs[top_off + top_in], top_cat, &W_out[0, 0], top_cat - top_in,
-                     0, &out[0, s, 0], n_steps * n_out)
-                for b in range(batch):
-                    for j in range(n_out):
-                        out[b, s, j] += b_out[j]
+                _readout(batch, n_out, top_hidden, &xhs[top_h], top_cat, &W_out[0, 0],
+                         &b_out[0], &out[0, s, 0], n_steps * n_out)
                 if classify:
                     for b in range(batch):
                         best = 0
