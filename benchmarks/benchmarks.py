@@ -8,7 +8,10 @@ two implementations.
 
 - ``TrainEpoch.time_train_epoch``: one training epoch of an initialised
   model (setup runs one warm epoch).
-- ``Predict.time_predict``: inference over all N sequences.
+- ``Predict.time_predict``: inference over all N sequences; its third
+  library, ``onnxruntime``, is ONNX Runtime running the PyTorch model
+  exported with ``torch.onnx.export`` (SPEC 8's second inference peer;
+  skipped unless both torch and onnxruntime are installed).
 - ``PeakMem.peakmem_fit``: peak memory of a fresh fit of one epoch.
 - ``FinalLoss.track_final_loss``: training loss after ``EPOCHS`` epochs
   from a fresh model, so that a speed-up that breaks learning shows.
@@ -18,7 +21,7 @@ two implementations.
 import threading
 import warnings
 
-from .common import (CELLS, LIBRARIES, WORKLOADS, make_data, make_runner,
+from .common import (CELLS, LIBRARIES, WORKLOADS, make_data, make_runner, ort_available,
                      torch_available)
 
 EPOCHS = 3
@@ -33,6 +36,9 @@ class _Suite:
     def _data(self, workload, library):
         if library == "torch" and not torch_available():
             raise NotImplementedError("PyTorch is not installed")
+        if library == "onnxruntime" and not ort_available():
+            raise NotImplementedError("ONNX Runtime or PyTorch (whose export it runs) "
+                                      "is not installed")
         self.X, self.y = make_data(workload)
 
 
@@ -51,6 +57,7 @@ class TrainEpoch(_Suite):
 
 
 class Predict(_Suite):
+    params = [list(WORKLOADS), list(CELLS), list(LIBRARIES) + ["onnxruntime"]]
     repeat = (2, 5, 30.0)  # at least 2, at most 5 samples, stop adding after 30 s
     warmup_time = 0.0      # setup already predicted once (inputs and weights in cache)
     processes = 1

@@ -1,9 +1,11 @@
-"""Workloads, data and the two implementations under test (SPEC section 8).
+"""Workloads, data and the implementations under test (SPEC section 8).
 
 Shared by the asv suite (``benchmarks.py``) and ``compare.py``. Nothing here
 runs on import and torch is imported lazily, so the crnn benchmarks never
 load it (that would distort their peak memory) and the module imports in an
-environment without torch.
+environment without torch. ONNX Runtime, the second inference peer, runs the
+PyTorch model exported with ``torch.onnx.export`` (``OrtRunner``), so it
+needs both torch and onnxruntime.
 
 Every implementation trains the same model: a stack of recurrent layers
 (``cell``, ``layers`` x ``H`` units), a linear readout of the top layer's
@@ -124,6 +126,15 @@ def torch_available():
     return True
 
 
+def ort_available():
+    """Whether ONNX Runtime can run the PyTorch model (it needs both libraries)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return torch_available()
+
+
 # ----------------------------------------------------------- implementations
 class CrnnRunner:
     """crnn.RNNRegressor; one epoch = ``partial_fit`` on an initialised model."""
@@ -227,6 +238,58 @@ class TorchRunner:
                 self.torch.set_flush_denormal(False)
 
 
+class OrtRunner:
+    """ONNX Runtime (CPU) running a TorchRunner's model, inference only.
+
+    The model (``torch.nn.RNN/LSTM/GRU`` + ``Linear`` of the last step) is
+    exported with ``torch.onnx.export``: the TorchScript exporter
+    (``dynamo=False``), since the default one needs onnxscript, which is not
+    in the benchmark environment. The exporter emits ONNX's RNN/LSTM/GRU
+    operators. The batch dimension is fixed at the data's N (the exporter
+    warns that a dynamic batch with the LSTM's implicit initial state can
+    fail at another batch size); ONNX Runtime gets the same intra-op threads
+    as crnn and one inter-op thread.
+    """
+
+    library = "onnxruntime"
+
+    def __init__(self, torch_runner, threads=None):
+        import io
+        import warnings
+
+        import onnxruntime as ort
+
+        torch = torch_runner.torch
+
+        class LastStep(torch.nn.Module):
+            def __init__(self, rnn, head):
+                super().__init__()
+                self.rnn, self.head = rnn, head
+
+            def forward(self, x):
+                out, _ = self.rnn(x)
+                return self.head(out[:, -1])
+
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(LastStep(torch_runner.rnn, torch_runner.head).eval(),
+                              (torch_runner.X,), buffer, dynamo=False,
+                              input_names=["X"], output_names=["y"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = crnn_blas_threads() if threads is None else int(threads)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(buffer.getvalue(), options,
+                                            providers=["CPUExecutionProvider"])
+        self.X = np.ascontiguousarray(torch_runner.X.numpy(), dtype=np.float32)
+
+    def initialize(self):
+        """Make the model ready to predict (it already is)."""
+
+    def predict(self):
+        return self.session.run(None, {"X": self.X})[0]
+
+
 class ReferenceRunner:
     """crnn.reference.train_epoch (pure NumPy), from the given crnn model's weights."""
 
@@ -251,11 +314,15 @@ class ReferenceRunner:
 
 
 def make_runner(library, workload, cell, X, y, warm=True, threads=None):
-    """A runner for ``library`` in {"crnn", "torch"}; torch must be importable."""
+    """A runner for ``library`` in {"crnn", "torch", "onnxruntime"}: torch must be
+    importable for the last two, onnxruntime too for the last (inference only)."""
     if library == "crnn":
         return CrnnRunner(workload, cell, X, y, warm=warm)
     if library == "torch":
         return TorchRunner(workload, cell, X, y, threads=threads, warm=warm)
+    if library == "onnxruntime":
+        return OrtRunner(TorchRunner(workload, cell, X, y, threads=threads, warm=warm),
+                         threads=threads)
     raise ValueError(f"unknown library {library!r}")
 
 

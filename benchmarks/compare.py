@@ -4,13 +4,19 @@
                                  [--repeats 5] [--threads N] [--quick] [--json PATH]
 
 For each workload x cell it builds both models (one warm epoch and one warm
-inference each), then measures them alternately in this process -- crnn
+inference each) and, when onnxruntime is installed, an ONNX Runtime session
+of the PyTorch model exported with ``torch.onnx.export`` (SPEC 8's second
+inference peer), then measures them alternately in this process -- crnn
 epoch, PyTorch epoch, [NumPy reference epoch, W1 only], crnn inference,
-PyTorch inference, and again -- and reports the median of the repeats:
+PyTorch inference, ONNX Runtime inference, and again -- and reports the
+median of the repeats:
 
 - epoch and inference seconds of crnn and PyTorch and the ratio crnn/PyTorch
   (lower is better; the SPEC targets, training/inference, next to it); for
   W5 also the ratios against PyTorch with ``torch.set_flush_denormal(True)``,
+- ONNX Runtime's inference seconds and the ratio crnn/ONNX Runtime (SPEC 8:
+  below 1 everywhere), with the largest difference between its outputs and
+  PyTorch's (the exported graph computes the same model),
 - crnn's achieved GFLOP/s (GEMM flops: forward ``2 T N (I+H) G H`` per layer,
   backward ~2x forward, so a training epoch counts 3x the forward),
 - for W1 the epoch time of the pure NumPy reference (crnn.reference.train_epoch),
@@ -58,6 +64,9 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: N={QUICK_N} sequences, 1 repeat")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    p.add_argument("--no-ort", action="store_true",
+                   help="skip ONNX Runtime even if installed (it runs PyTorch's export, "
+                        "so --no-torch skips it too)")
     p.add_argument("--json", metavar="PATH", help="also save the results as JSON")
     p.add_argument("--csv", metavar="PATH",
                    help="also save the ratio table as CSV (the docs' copy: "
@@ -102,7 +111,7 @@ def sgemm_peak(threads, n=2048, repeats=5):
     return result
 
 
-def measure(workload, cell, n_samples, repeats, threads, with_torch):
+def measure(workload, cell, n_samples, repeats, threads, with_torch, with_ort=False):
     """Alternating measurements of one workload x cell; a dict of medians."""
     X, y = common.make_data(workload, n_samples)
     n = X.shape[0]
@@ -117,6 +126,11 @@ def measure(workload, cell, n_samples, repeats, threads, with_torch):
                 runners["torchflush"] = common.TorchRunner(workload, cell, X, y,
                                                            threads=threads, warm=True,
                                                            flush_denormal=True)
+        ort = None
+        if with_ort:
+            ort = common.OrtRunner(runners["torch"], threads=threads)
+            row["ort_max_diff"] = float(np.max(np.abs(ort.predict()
+                                                      - runners["torch"].predict())))
         reference = None
         if workload == "W1":
             reference = common.ReferenceRunner(workload, cell, X, y,
@@ -127,6 +141,7 @@ def measure(workload, cell, n_samples, repeats, threads, with_torch):
         epoch = {k: [] for k in runners}
         infer = {k: [] for k in runners}
         ref_epoch = []
+        ort_infer = []
         loss = {}
         for _ in range(repeats):
             for name, r in runners.items():
@@ -137,6 +152,8 @@ def measure(workload, cell, n_samples, repeats, threads, with_torch):
                 ref_epoch.append(seconds)
             for name, r in runners.items():
                 infer[name].append(common.timed(r.predict)[0])
+            if ort is not None:
+                ort_infer.append(common.timed(ort.predict)[0])
 
     for name in runners:
         row[f"epoch_{name}"] = statistics.median(epoch[name])
@@ -148,6 +165,9 @@ def measure(workload, cell, n_samples, repeats, threads, with_torch):
         if "torchflush" in runners:
             row["epoch_ratio_flush"] = row["epoch_crnn"] / row["epoch_torchflush"]
             row["infer_ratio_flush"] = row["infer_crnn"] / row["infer_torchflush"]
+    if ort is not None:
+        row["infer_ort"] = statistics.median(ort_infer)
+        row["infer_ratio_ort"] = row["infer_crnn"] / row["infer_ort"]
     row["train_target"] = common.TRAIN_TARGETS[workload]
     row["infer_target"] = common.infer_target(workload, cell)
     row["train_gflops_crnn"] = common.train_flops(workload, cell, n) / row["epoch_crnn"] / 1e9
@@ -162,7 +182,7 @@ def _fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
-def format_table(rows, with_torch):
+def format_table(rows, with_torch, with_ort=False):
     cols = [("workload", "workload", "s"), ("cell", "cell", "s"),
             ("epoch crnn s", "epoch_crnn", ".4f")]
     if with_torch:
@@ -170,6 +190,8 @@ def format_table(rows, with_torch):
     cols += [("infer crnn s", "infer_crnn", ".4f")]
     if with_torch:
         cols += [("infer torch s", "infer_torch", ".4f"), ("ratio", "infer_ratio", ".3f")]
+    if with_ort:
+        cols += [("infer ORT s", "infer_ort", ".4f"), ("crnn/ORT", "infer_ratio_ort", ".3f")]
     if with_torch:
         # W5: crnn against PyTorch with torch.set_flush_denormal(True)
         cols += [("ratio flush", "epoch_ratio_flush", ".3f"),
@@ -204,6 +226,7 @@ def main(argv=None):
 
     threads = common.crnn_blas_threads() if args.threads is None else args.threads
     with_torch = not args.no_torch and common.torch_available()
+    with_ort = with_torch and not args.no_ort and common.ort_available()
     n_samples = QUICK_N if args.quick else None
 
     print(f"crnn {crnn.__version__} (boundscheck={crnn.build_info()['boundscheck']}), "
@@ -227,6 +250,15 @@ def main(argv=None):
     else:
         print("PyTorch: not measured (" + ("--no-torch" if args.no_torch else "not installed")
               + "): crnn-only columns")
+    ort_version = None
+    if with_ort:
+        import onnxruntime
+        ort_version = onnxruntime.__version__
+        print(f"ONNX Runtime {ort_version}: {threads} intra-op threads, PyTorch's model "
+              "exported with torch.onnx.export")
+    elif with_torch:
+        print("ONNX Runtime: not measured (" + ("--no-ort" if args.no_ort else "not installed")
+              + ")")
     print(f"threads: {threads}")
 
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -238,7 +270,9 @@ def main(argv=None):
             print(f"--quick: N={QUICK_N} sequences per workload, {args.repeats} repeat(s); "
                   "a smoke run, not comparable with the targets")
         print(f"median of {args.repeats} alternating repeat(s) per cell; "
-              "ratio = crnn / PyTorch (lower is better)\n")
+              "ratio = crnn / PyTorch (lower is better)"
+              + ("; crnn/ORT = crnn / ONNX Runtime (SPEC 8: below 1)" if with_ort else "")
+              + "\n")
         sys.stdout.flush()
 
         rows = []
@@ -246,14 +280,17 @@ def main(argv=None):
         for workload in args.workloads:
             for cell in args.cells:
                 rows.append(measure(workload, cell, n_samples, args.repeats, threads,
-                                    with_torch))
+                                    with_torch, with_ort))
         elapsed = time.perf_counter() - start
         # again at the end, keep the best: a peak measured during a burst of
         # other load would flatter the percentage
         again = sgemm_peak(threads, repeats=3 if args.quick else 5)
         peak = {k: max(peak[k], again[k]) for k in peak}
 
-    print(format_table(rows, with_torch))
+    print(format_table(rows, with_torch, with_ort))
+    if with_ort:
+        print("\nONNX Runtime against PyTorch, largest |difference| of the outputs: "
+              f"{max(r['ort_max_diff'] for r in rows):.2e}")
     print(f"\nsgemm peak {peak['peak']:.1f} GFLOP/s (best of SciPy "
           f"{peak['scipy_sgemm']:.1f}, NumPy {peak['numpy_matmul']:.1f}; start and end)")
     w3 = [r for r in rows if r["workload"] == "W3"]
@@ -273,7 +310,8 @@ def main(argv=None):
                         "blas": [{k: lib.get(k) for k in ("internal_api", "version",
                                                           "num_threads", "filepath")}
                                  for lib in libs],
-                        "torch": torch_info, "sgemm_gflops": peak},
+                        "torch": torch_info, "onnxruntime": ort_version,
+                        "sgemm_gflops": peak},
             "crnn": {"version": crnn.__version__, "build": crnn.build_info()},
             "workloads": common.WORKLOADS,
             "rows": rows,
@@ -282,7 +320,7 @@ def main(argv=None):
             json.dump(result, fh, indent=2, default=str)
         print(f"saved {args.json}")
     if args.csv and with_torch:
-        write_csv(args.csv, rows, threads, torch_info)
+        write_csv(args.csv, rows, threads, torch_info, ort_version)
         print(f"saved {args.csv}")
     if args.rst_table and with_torch:
         write_rst_table(args.rst_table, rows)
@@ -291,38 +329,50 @@ def main(argv=None):
 
 
 def write_rst_table(path, rows):
-    """The ratio table as an reStructuredText list-table, with the SPEC 8 targets."""
-    lines = [".. list-table:: crnn / PyTorch, one compare.py run (lower is better; "
+    """The ratio table as an reStructuredText list-table, with the SPEC 8 targets
+    (and the ratio to ONNX Runtime's predict where it was measured)."""
+    with_ort = all("infer_ratio_ort" in r for r in rows)
+    title = "crnn / PyTorch" + (" and crnn / ONNX Runtime" if with_ort else "")
+    lines = [f".. list-table:: {title}, one compare.py run (lower is better; "
              "target in brackets)", "   :header-rows: 1", "",
              "   * - workload", "     - cell", "     - epoch crnn (s)", "     - epoch ratio",
              "     - predict crnn (s)", "     - predict ratio"]
+    if with_ort:
+        lines += ["     - predict / ONNX Runtime"]
     for r in rows:
         lines += [f"   * - {r['workload']}", f"     - {r['cell']}",
                   f"     - {r['epoch_crnn']:.4f}",
                   f"     - {r['epoch_ratio']:.3f} (<= {r['train_target']:.2f})",
                   f"     - {r['infer_crnn']:.4f}",
                   f"     - {r['infer_ratio']:.3f} (<= {r['infer_target']:.2f})"]
+        if with_ort:
+            lines += [f"     - {r['infer_ratio_ort']:.3f} (< 1)"]
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 
 
-def write_csv(path, rows, threads, torch_info):
-    """The ratio table as the CSV the docs draw (one run, with its provenance)."""
+def write_csv(path, rows, threads, torch_info, ort_version=None):
+    """The ratio table as the CSV the docs draw (one run, with its provenance);
+    ONNX Runtime's columns are empty where it was not measured."""
     import crnn
 
     command = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
+    peers = f"PyTorch {(torch_info or {}).get('version', '?')}"
+    if ort_version:
+        peers += f", ONNX Runtime {ort_version}"
     with open(path, "w") as fh:
         fh.write(f"# crnn / PyTorch CPU: float32, {threads} threads, median of alternating "
                  f"repeats per cell; one run of\n# '{command}' on "
                  f"{time.strftime('%Y-%m-%d', time.gmtime())} ({platform.machine()}, "
-                 f"{os.cpu_count()} cores; crnn {crnn.__version__}, "
-                 f"PyTorch {(torch_info or {}).get('version', '?')}).\n")
+                 f"{os.cpu_count()} cores; crnn {crnn.__version__}, {peers}).\n")
         fh.write("workload,cell,epoch_crnn_s,epoch_torch_s,epoch_ratio,"
-                 "infer_crnn_s,infer_torch_s,infer_ratio\n")
+                 "infer_crnn_s,infer_torch_s,infer_ratio,infer_ort_s,infer_ratio_ort\n")
         for r in rows:
+            ort = (f"{r['infer_ort']:.4f},{r['infer_ratio_ort']:.3f}" if "infer_ort" in r
+                   else ",")
             fh.write(f"{r['workload']},{r['cell']},{r['epoch_crnn']:.4f},"
                      f"{r['epoch_torch']:.4f},{r['epoch_ratio']:.3f},{r['infer_crnn']:.4f},"
-                     f"{r['infer_torch']:.4f},{r['infer_ratio']:.3f}\n")
+                     f"{r['infer_torch']:.4f},{r['infer_ratio']:.3f},{ort}\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ crnn and ONNX Runtime alternate; each call follows the same settle as in
 compare.py; the table reports medians and the ratio crnn / ONNX Runtime
 (lower is better; SPEC 8 asks for < 1 everywhere).
 
+``compare.py`` measures the same peer on the PyTorch model exported with
+``torch.onnx.export`` (SPEC 8's wording), in its main run; this script
+needs no PyTorch and also checks crnn's exporter against crnn's predict.
+
 Benchmark environment only (``pip install "crnn[onnx]"`` puts skl2onnx and
 onnxruntime next to crnn); never a dependency of the package or of CI.
 

@@ -8,10 +8,11 @@ over the SPEC workloads for crnn and for PyTorch CPU (``torch.nn.RNN``,
 ``LSTM``, ``GRU`` plus a ``Linear`` readout, Adam, the same thread count),
 alternating the two libraries in one process. This example draws the
 table of one such run, committed next to it as ``compare_2cores.csv``
-(written by that run: ``python benchmarks/compare.py --repeats 3 --csv
+(written by that run: ``python benchmarks/compare.py --repeats 5 --csv
 docs/examples/compare_2cores.csv``, on a quiet 2-core machine; its first
 lines say when and with which versions). A ratio below 1 means crnn is
-faster.
+faster. The same run timed ``predict`` against ONNX Runtime too, running
+the PyTorch model exported with ``torch.onnx.export`` (last figure).
 
 =========  ====  ===  ===  ===  =====  ======
 workload   N     T    I    H    batch  layers
@@ -80,3 +81,33 @@ plt.show()
 # LSTM is closest, because PyTorch runs it through oneDNN's fused kernels.
 # ``benchmarks/NOTES.md`` explains each workload with FLOP counts and the
 # measured GEMM ceiling.
+
+# %%
+# Inference against ONNX Runtime
+# ------------------------------
+#
+# ONNX Runtime's CPU provider, with the same number of intra-op threads,
+# running the PyTorch model above exported with ``torch.onnx.export``
+# (ONNX's RNN, LSTM and GRU operators), timed in the same run as crnn's
+# ``predict``. Older CSVs have no such columns; then nothing is drawn.
+
+ort_ratio = {(row["workload"], row["cell"]): float(row["infer_ratio_ort"])
+             for row in rows if row.get("infer_ratio_ort")}
+if ort_ratio:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, cell in enumerate(cells):
+        values = [ort_ratio[(w, cell)] for w in workloads]
+        bars = ax.bar(x + (i - 1) * width, values, width, label=cell)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.axhline(1.0, color="0.3", lw=1, ls="--")
+    ax.set_xticks(x, workloads)
+    ax.set_ylabel("time crnn / time ONNX Runtime (lower is better)")
+    ax.legend(title="cell")
+    ax.set_title("predict: crnn vs ONNX Runtime (CPU), float32, 2 threads")
+    fig.tight_layout()
+    plt.show()
+
+# %%
+# The LSTM is again the close one: from W2 up both libraries run its
+# products near the machine's GEMM peak, so the ratio there moves with the
+# machine's state between runs (``benchmarks/NOTES.md``).
