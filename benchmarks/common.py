@@ -270,12 +270,14 @@ class OrtRunner:
                 out, _ = self.rnn(x)
                 return self.head(out[:, -1])
 
+        model = LastStep(torch_runner.rnn, torch_runner.head)
+        was_training = model.training
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(LastStep(torch_runner.rnn, torch_runner.head).eval(),
-                              (torch_runner.X,), buffer, dynamo=False,
+            torch.onnx.export(model.eval(), (torch_runner.X,), buffer, dynamo=False,
                               input_names=["X"], output_names=["y"])
+        model.train(was_training)  # the modules are the TorchRunner's, which goes on training
         options = ort.SessionOptions()
         options.intra_op_num_threads = crnn_blas_threads() if threads is None else int(threads)
         options.inter_op_num_threads = 1
