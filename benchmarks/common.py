@@ -135,6 +135,18 @@ def ort_available():
     return torch_available()
 
 
+def ort_session(onnx_bytes, threads):
+    """An ONNX Runtime CPU session of a serialized model, with ``threads`` intra-op
+    threads and one inter-op thread (the peer's setting in compare.py, asv and
+    onnxruntime_peer.py)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
 # ----------------------------------------------------------- implementations
 class CrnnRunner:
     """crnn.RNNRegressor; one epoch = ``partial_fit`` on an initialised model."""
@@ -257,8 +269,6 @@ class OrtRunner:
         import io
         import warnings
 
-        import onnxruntime as ort
-
         torch = torch_runner.torch
 
         class LastStep(torch.nn.Module):
@@ -278,11 +288,8 @@ class OrtRunner:
             torch.onnx.export(model.eval(), (torch_runner.X,), buffer, dynamo=False,
                               input_names=["X"], output_names=["y"])
         model.train(was_training)  # the modules are the TorchRunner's, which goes on training
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = crnn_blas_threads() if threads is None else int(threads)
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(buffer.getvalue(), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort_session(buffer.getvalue(),
+                                   crnn_blas_threads() if threads is None else int(threads))
         self.X = np.ascontiguousarray(torch_runner.X.numpy(), dtype=np.float32)
 
     def initialize(self):

@@ -51,15 +51,9 @@ def parse_args(argv=None):
 
 
 def ort_session(model, threads):
-    import onnxruntime as ort
-
     from crnn.onnx import to_onnx
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(to_onnx(model).SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
+    return common.ort_session(to_onnx(model).SerializeToString(), threads)
 
 
 def measure(workload, cell, n_samples, repeats, threads):
