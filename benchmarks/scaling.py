@@ -1,8 +1,9 @@
-"""How epoch time grows with N, T and H (SPEC 8: linear in N and in T).
+"""How epoch time grows with N, T, H and a ragged workload's valid steps (SPEC 8).
 
     python benchmarks/scaling.py --axis T [--values 25,50,100,200,400,800]
     python benchmarks/scaling.py --axis N [--values 256,512,1024,2048,4096]
     python benchmarks/scaling.py --axis H [--values 32,64,128,256,512]
+    python benchmarks/scaling.py --axis ragged [--values 50,100,200,400,800]
     python benchmarks/scaling.py --all --plot docs/_static/scaling.png --json out.json
         [--cells lstm,gru] [--repeats 3] [--no-torch] [--threads N]
 
@@ -16,8 +17,18 @@ Goals: N and T within 0.1 of 1.0 (without flush-to-zero in the kernels the
 T slope over 100..200 was far above 1, from subnormal deltas: this guards
 it); H tends to 2 once the per-step GEMMs dominate. ``--lengths`` and
 ``--n`` are the older spelling of ``--axis T --values`` and the base N.
+
+The ``ragged`` axis is SPEC 8's ragged workload (``sequences.py``'s RAGGED:
+lengths uniform in [10, L], seeded) at the same base sizes, with the longest
+length L varied; its x value is the mean number of valid steps per sequence.
+Contenders: crnn on the ragged list (``crnn``), crnn on the same data
+zero-padded to L steps and read as full-length sequences (``crnn-padded``,
+N x L steps of work) and PyTorch on ``pack_padded_sequence`` (``torch``).
+Goals: crnn's ragged epoch linear in the valid steps (slope within 0.1 of
+1), and ragged/padded near the share of valid steps, (L + 10) / 2L.
+
 The asv suite runs the same epochs (``benchmarks.py``: ``ScalingT``,
-``ScalingN``, ``ScalingH``).
+``ScalingN``, ``ScalingH``, ``ScalingRagged``).
 """
 import argparse
 import json
@@ -33,7 +44,13 @@ else:  # run as a script: benchmarks/ is sys.path[0]
 
 BASE = {"N": 512, "T": 100, "I": 32, "H": 128, "batch": 64, "layers": 1}
 VALUES = {"T": [25, 50, 100, 200, 400, 800], "N": [256, 512, 1024, 2048, 4096],
-          "H": [32, 64, 128, 256, 512]}
+          "H": [32, 64, 128, 256, 512], "ragged": [50, 100, 200, 400, 800]}
+AXES = ("N", "T", "H", "ragged")
+# The ragged axis's shortest length (sequences.py's RAGGED: lengths 10-200).
+RAGGED_MIN_LENGTH = 10
+# ragged axis: contender -> sequences.py's runner name
+RAGGED_CONTENDERS = {"crnn": "crnn-ragged", "crnn-padded": "crnn-padded",
+                     "torch": "torch-packed"}
 
 
 def sizes(axis, value, base=None):
@@ -70,18 +87,70 @@ def epoch_runner(library, cell, w, threads=None):
     return epoch
 
 
+def ragged_workload(longest, base=None):
+    """Register sequences.py's workload of the ragged axis's point ``longest``
+    (lengths uniform in [RAGGED_MIN_LENGTH, longest], base sizes otherwise);
+    its name."""
+    if __package__:
+        from . import sequences
+    else:
+        import sequences
+    w = dict(BASE if base is None else base)
+    name = f"scaling-ragged-{w['N']}-{int(longest)}-{w['H']}"
+    sequences.SEQUENCE_WORKLOADS[name] = {
+        "N": w["N"], "lengths": (RAGGED_MIN_LENGTH, int(longest)), "T": int(longest),
+        "I": w["I"], "H": w["H"], "batch": w["batch"], "bidirectional": False}
+    return name
+
+
+def ragged_runner(contender, cell, longest, threads=None, base=None):
+    """A warmed-up ``contender`` (crnn, crnn-padded or torch) on the ragged
+    axis's point ``longest``, a callable that trains one epoch, and the mean
+    valid steps per sequence of its data."""
+    if __package__:
+        from . import sequences
+    else:
+        import sequences
+    name = ragged_workload(longest, base)
+    X, lengths, y = sequences.make_sequences(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if contender == "torch":
+            runner = sequences.TorchSequenceRunner(name, cell, X, lengths, y, threads=threads)
+        else:
+            runner = sequences.make_sequence_runner(RAGGED_CONTENDERS[contender], name, cell,
+                                                    X, lengths, y)
+
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return runner.train_epoch()
+    return epoch, float(np.mean(lengths))
+
+
 def slope(values, seconds):
     """Least-squares slope of log(seconds) against log(values)."""
     return float(np.polyfit(np.log(values), np.log(seconds), 1)[0])
 
 
 def sweep(axis, values, cells, libraries, repeats, threads=None, base=None):
-    """{(library, cell): [seconds per value]} with the libraries alternating."""
+    """{(library, cell): [seconds per value]} with the libraries alternating
+    (on the ragged axis, ``crnn-padded`` joins them after ``crnn``), and the
+    x values: ``values``, or on the ragged axis each point's mean valid steps
+    per sequence."""
+    if axis == "ragged":
+        libraries = [lib for lib in RAGGED_CONTENDERS if lib != "torch" or "torch" in libraries]
     times = {(lib, cell): [] for lib in libraries for cell in cells}
+    xs = list(values)
     for cell in cells:
-        for value in values:
-            w = sizes(axis, value, base)
-            runners = {lib: epoch_runner(lib, cell, w, threads) for lib in libraries}
+        for i, value in enumerate(values):
+            if axis == "ragged":
+                runners = {}
+                for lib in libraries:
+                    runners[lib], xs[i] = ragged_runner(lib, cell, value, threads, base)
+            else:
+                w = sizes(axis, value, base)
+                runners = {lib: epoch_runner(lib, cell, w, threads) for lib in libraries}
             samples = {lib: [] for lib in libraries}
             for _ in range(repeats):
                 for lib in libraries:
@@ -89,8 +158,12 @@ def sweep(axis, values, cells, libraries, repeats, threads=None, base=None):
             for lib in libraries:
                 times[(lib, cell)].append(statistics.median(samples[lib]))
             print(f"{axis}={value:>5} {cell:>5}: " + "  ".join(
-                f"{lib} {times[(lib, cell)][-1]:.4f} s" for lib in libraries), flush=True)
-    return times
+                f"{lib} {times[(lib, cell)][-1]:.4f} s" for lib in libraries)
+                + (f"  (mean valid steps {xs[i]:.1f}, ragged/padded "
+                   f"{times[('crnn', cell)][-1] / times[('crnn-padded', cell)][-1]:.2f} "
+                   f"against a valid share of {xs[i] / value:.2f})" if axis == "ragged" else ""),
+                flush=True)
+    return times, xs
 
 
 def plot(results, path, base=BASE):
@@ -100,31 +173,40 @@ def plot(results, path, base=BASE):
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    axes_present = [a for a in ("N", "T", "H") if a in results]
+    axes_present = [a for a in AXES if a in results]
     fig, axes = plt.subplots(1, len(axes_present), figsize=(4.2 * len(axes_present), 3.6))
     axes = np.atleast_1d(axes)
     for ax, axis in zip(axes, axes_present):
         r = results[axis]
+        xs = r.get("x", r["values"])
         for key, secs in r["times"].items():
             lib, cell = key.split("/")
-            ax.loglog(r["values"], secs, "o-" if lib == "crnn" else "s--",
+            ax.loglog(xs, secs, {"crnn": "o-", "crnn-padded": "^:"}.get(lib, "s--"),
                       label=f"{lib} {cell} (slope {r['slopes'][key]:.2f})")
         # label the measured sizes only (log axes' default minor labels collide)
-        ax.set_xticks(r["values"], [str(v) for v in r["values"]])
+        ax.set_xticks(xs, [f"{v:.0f}" for v in xs])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set(xlabel={"N": "sequences N", "T": "steps T", "H": "hidden units H"}[axis],
-               ylabel="seconds per epoch", title=f"epoch time against {axis}")
+        if axis == "ragged":
+            ax.set(xlabel=f"mean valid steps (lengths {RAGGED_MIN_LENGTH} to "
+                          f"{r['values'][0]}..{r['values'][-1]})",
+                   title="ragged: epoch time against valid steps")
+        else:
+            ax.set(xlabel={"N": "sequences N", "T": "steps T", "H": "hidden units H"}[axis],
+                   title=f"epoch time against {axis}")
+        ax.set(ylabel="seconds per epoch")
         ax.legend(fontsize=7)
     fig.suptitle(f"N {base['N']}, T {base['T']}, I {base['I']}, H {base['H']}, batch "
-                 f"{base['batch']}, one varied; log-log, median of the repeats", fontsize=9)
+                 f"{base['batch']}, one varied (ragged: lengths uniform in [10, L], L varied, "
+                 "crnn-padded the same data padded to L); log-log, median of the repeats",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--axis", choices=("N", "T", "H"), default="T")
-    p.add_argument("--all", action="store_true", help="sweep N, T and H")
+    p.add_argument("--axis", choices=AXES, default="T")
+    p.add_argument("--all", action="store_true", help="sweep N, T, H and ragged")
     p.add_argument("--values", default=None)
     p.add_argument("--lengths", default=None, help="older spelling of --axis T --values")
     p.add_argument("--n", type=int, default=None, help="base N (default 512)")
@@ -142,7 +224,7 @@ def main(argv=None):
         base["N"] = args.n
     if args.lengths:
         args.axis, args.values = "T", args.lengths
-    axes = ["N", "T", "H"] if args.all else [args.axis]
+    axes = list(AXES) if args.all else [args.axis]
     libraries = ["crnn"] + ([] if args.no_torch or not common.torch_available() else ["torch"])
     cells = args.cells.split(",")
     from threadpoolctl import threadpool_limits
@@ -152,13 +234,17 @@ def main(argv=None):
         for axis in axes:
             values = ([int(v) for v in args.values.split(",")] if args.values and not args.all
                       else VALUES[axis])
-            times = sweep(axis, values, cells, libraries, args.repeats, args.threads, base)
-            slopes = {f"{lib}/{cell}": slope(values, t) for (lib, cell), t in times.items()}
+            times, xs = sweep(axis, values, cells, libraries, args.repeats, args.threads,
+                              base)
+            slopes = {f"{lib}/{cell}": slope(xs, t) for (lib, cell), t in times.items()}
             results[axis] = {"values": values, "slopes": slopes,
                              "times": {f"{lib}/{cell}": t for (lib, cell), t in times.items()}}
+            if axis == "ragged":
+                results[axis]["x"] = xs
             for key, value in slopes.items():
-                print(f"{key:>12} log-log slope of epoch time in {axis} over {values}: "
-                      f"{value:.3f}")
+                print(f"{key:>17} log-log slope of epoch time in "
+                      f"{'mean valid steps' if axis == 'ragged' else axis} over "
+                      f"{[round(x, 1) for x in xs]}: {value:.3f}")
     finally:
         if limit is not None:
             limit.restore_original_limits()
@@ -173,15 +259,18 @@ def main(argv=None):
 
 def write_rst_table(results, path):
     """The fitted exponents, one row per library and cell, one column per axis."""
-    axes = [a for a in ("N", "T", "H") if a in results]
-    keys = list(next(iter(results.values()))["slopes"])
+    axes = [a for a in AXES if a in results]
+    keys = list(dict.fromkeys(k for a in axes for k in results[a]["slopes"]))
     lines = [".. list-table:: fitted exponent of epoch time (log-log slope)",
              "   :header-rows: 1", "", "   * - library / cell"]
-    lines += [f"     - {axis} ({results[axis]['values'][0]}-{results[axis]['values'][-1]})"
-              for axis in axes]
+    for axis in axes:
+        values = results[axis]["values"]
+        lines.append(f"     - valid steps (lengths {RAGGED_MIN_LENGTH} to {values[0]}-{values[-1]})"
+                     if axis == "ragged" else f"     - {axis} ({values[0]}-{values[-1]})")
     for key in keys:
         lines.append(f"   * - {key}")
-        lines += [f"     - {results[axis]['slopes'][key]:.2f}" for axis in axes]
+        lines += [f"     - {results[axis]['slopes'][key]:.2f}" if key in results[axis]["slopes"]
+                  else "     - n/a" for axis in axes]
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 
