@@ -166,6 +166,11 @@ def sweep(axis, values, cells, libraries, repeats, threads=None, base=None):
     return times, xs
 
 
+COLOURS = {"crnn/lstm": "C0", "crnn/gru": "C1", "torch/lstm": "C2", "torch/gru": "C3",
+           "crnn-padded/lstm": "C9", "crnn-padded/gru": "C8", "crnn/rnn": "C4",
+           "torch/rnn": "C5", "crnn-padded/rnn": "C6"}
+
+
 def plot(results, path, base=BASE):
     import matplotlib
 
@@ -181,8 +186,10 @@ def plot(results, path, base=BASE):
         xs = r.get("x", r["values"])
         for key, secs in r["times"].items():
             lib, cell = key.split("/")
+            # one colour per contender and cell in every panel
+            colour = COLOURS.get(key)
             ax.loglog(xs, secs, {"crnn": "o-", "crnn-padded": "^:"}.get(lib, "s--"),
-                      label=f"{lib} {cell} (slope {r['slopes'][key]:.2f})")
+                      color=colour, label=f"{lib} {cell} (slope {r['slopes'][key]:.2f})")
         # label the measured sizes only (log axes' default minor labels collide)
         ax.set_xticks(xs, [f"{v:.0f}" for v in xs])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
