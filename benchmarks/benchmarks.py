@@ -190,7 +190,7 @@ class ScalingH(_Scaling):
     params = [["lstm", "gru"], [32, 64, 128, 256, 512], list(LIBRARIES)]
 
 
-class ScalingRagged:
+class ScalingRagged(_Scaling):
     """The ragged axis of scaling.py: lengths uniform in [10, L] at the base
     sizes, L varied; crnn on the ragged list, on the data padded to L, and
     PyTorch on packed sequences. The ragged epochs should grow with the valid
@@ -198,11 +198,6 @@ class ScalingRagged:
 
     params = [["lstm", "gru"], [50, 100, 200, 400, 800], ["crnn", "crnn-padded", "torch"]]
     param_names = ["cell", "longest", "contender"]
-    number = 1
-    repeat = 3
-    warmup_time = 0.0
-    processes = 1
-    timeout = 1800.0
 
     def setup(self, cell, longest, contender):
         from .scaling import ragged_runner
@@ -212,9 +207,6 @@ class ScalingRagged:
         if contender == "torch" and not torch_available():
             raise NotImplementedError("torch is not installed")
         self.epoch, _ = ragged_runner(contender, cell, longest)
-
-    def time_train_epoch(self, cell, longest, contender):
-        self.epoch()
 
 
 class RecurrentProduct:
