@@ -38,9 +38,10 @@ import warnings
 import numpy as np
 
 if __package__:
-    from . import common
+    from . import common, sequences
 else:  # run as a script: benchmarks/ is sys.path[0]
     import common
+    import sequences
 
 BASE = {"N": 512, "T": 100, "I": 32, "H": 128, "batch": 64, "layers": 1}
 VALUES = {"T": [25, 50, 100, 200, 400, 800], "N": [256, 512, 1024, 2048, 4096],
@@ -79,7 +80,11 @@ def epoch_runner(library, cell, w, threads=None):
             runner = common.CrnnRunner(name, cell, X, y)
         else:
             runner = common.TorchRunner(name, cell, X, y, threads=threads)
+    return _quiet_epoch(runner)
 
+
+def _quiet_epoch(runner):
+    """A callable that trains ``runner`` one epoch with warnings silenced."""
     def epoch():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -91,10 +96,6 @@ def ragged_workload(longest, base=None):
     """Register sequences.py's workload of the ragged axis's point ``longest``
     (lengths uniform in [RAGGED_MIN_LENGTH, longest], base sizes otherwise);
     its name."""
-    if __package__:
-        from . import sequences
-    else:
-        import sequences
     w = dict(BASE if base is None else base)
     name = f"scaling-ragged-{w['N']}-{int(longest)}-{w['H']}"
     sequences.SEQUENCE_WORKLOADS[name] = {
@@ -107,25 +108,13 @@ def ragged_runner(contender, cell, longest, threads=None, base=None):
     """A warmed-up ``contender`` (crnn, crnn-padded or torch) on the ragged
     axis's point ``longest``, a callable that trains one epoch, and the mean
     valid steps per sequence of its data."""
-    if __package__:
-        from . import sequences
-    else:
-        import sequences
     name = ragged_workload(longest, base)
     X, lengths, y = sequences.make_sequences(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if contender == "torch":
-            runner = sequences.TorchSequenceRunner(name, cell, X, lengths, y, threads=threads)
-        else:
-            runner = sequences.make_sequence_runner(RAGGED_CONTENDERS[contender], name, cell,
-                                                    X, lengths, y)
-
-    def epoch():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return runner.train_epoch()
-    return epoch, float(np.mean(lengths))
+        runner = sequences.make_sequence_runner(RAGGED_CONTENDERS[contender], name, cell,
+                                                X, lengths, y, threads=threads)
+    return _quiet_epoch(runner), float(np.mean(lengths))
 
 
 def slope(values, seconds):
@@ -203,7 +192,8 @@ def plot(results, path, base=BASE):
         ax.set(ylabel="seconds per epoch")
         ax.legend(fontsize=7)
     fig.suptitle(f"N {base['N']}, T {base['T']}, I {base['I']}, H {base['H']}, batch "
-                 f"{base['batch']}, one varied (ragged: lengths uniform in [10, L], L varied, "
+                 f"{base['batch']}, one varied (ragged: lengths uniform in "
+                 f"[{RAGGED_MIN_LENGTH}, L], L varied, "
                  "crnn-padded the same data padded to L); log-log, median of the repeats",
                  fontsize=9)
     fig.tight_layout()

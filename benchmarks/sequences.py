@@ -154,13 +154,13 @@ class TorchSequenceRunner:
             return self.head(self._final(self.X, self.lengths)).numpy()
 
 
-def make_sequence_runner(contender, workload, cell, X, lengths, y, warm=True):
+def make_sequence_runner(contender, workload, cell, X, lengths, y, warm=True, threads=None):
     if contender in ("crnn", "crnn-ragged"):
         return CrnnSequenceRunner(workload, cell, X, lengths, y, ragged=True, warm=warm)
     if contender == "crnn-padded":
         return CrnnSequenceRunner(workload, cell, X, lengths, y, ragged=False, warm=warm)
     if contender in ("torch", "torch-packed"):
-        return TorchSequenceRunner(workload, cell, X, lengths, y, warm=warm)
+        return TorchSequenceRunner(workload, cell, X, lengths, y, threads=threads, warm=warm)
     raise ValueError(f"unknown contender {contender!r}")
 
 
