@@ -15,9 +15,11 @@ from crnn import _simd
 from tests._numerics import rel_error
 
 # M: 1..17 covers every left-over row count for tiles of 4, 6 and 8 rows,
-# plus the driver's batch sizes; N and K: below, at and across the panel
-# widths (8 to 32 floats, 4 to 16 doubles), and the workloads' shapes.
-SHAPES = [(m, n, k) for m in (1, 2, 3, 5, 7, 8, 9, 13, 17)
+# 11..40 those of AVX-512's 12-row tiles and their 8-row remainders (16 and
+# 28 end in two 8-row tiles), plus the driver's batch sizes; N and K: below,
+# at and across the panel widths (8 to 32 floats, 4 to 16 doubles), and the
+# workloads' shapes.
+SHAPES = [(m, n, k) for m in (1, 2, 3, 5, 7, 8, 9, 11, 12, 13, 16, 17, 20, 23, 28, 40)
           for n, k in ((1, 1), (3, 5), (16, 7), (33, 4), (100, 37))]
 SHAPES += [(32, 512, 128), (64, 128, 512), (16, 128, 40), (6, 2048, 129), (64, 384, 128)]
 
@@ -91,6 +93,7 @@ def test_packed_gemm_empty_operands_and_shape_errors():
 # driver keeps on BLAS).
 WEIGHT_SHAPES = [(n_out, n_cols, n_rows) for n_out in (1, 7, 16, 33, 96)
                  for n_cols, n_rows in ((1, 1), (3, 255), (9, 256), (17, 257), (8, 600))]
+WEIGHT_SHAPES += [(33, n_cols, 257) for n_cols in (12, 16, 20, 23, 28)]
 WEIGHT_SHAPES += [(128, 32, 800), (512, 32, 3200), (512, 128, 256), (384, 128, 300),
                   (2048, 16, 260)]
 
@@ -146,7 +149,7 @@ def test_weight_gradient_of_strided_blocks(dtype):
 # either, a ragged last panel, rows across the 256-row blocks, W1's (128
 # gates, H = 32, I = 8) and W2's shapes, and delta rows 8 KiB apart (BLAS).
 PAIR_SHAPES = [(n_out, n1, n2, n_rows) for n_out in (7, 33)
-               for n1, n2 in ((1, 1), (3, 2), (5, 8), (13, 9), (32, 8))
+               for n1, n2 in ((1, 1), (3, 2), (5, 8), (13, 9), (32, 8), (16, 12), (28, 23))
                for n_rows in (5, 257)]
 PAIR_SHAPES += [(128, 32, 8, 800), (512, 128, 32, 300), (2048, 5, 3, 40)]
 

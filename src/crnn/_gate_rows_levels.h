@@ -39,7 +39,7 @@
 #define CRNN_LEVEL _avx512
 #define CRNN_TARGET __attribute__((target("arch=x86-64-v4")))
 #define CRNN_VBYTES 64
-#define CRNN_MR 8
+#define CRNN_MR 12
 #define CRNN_INFER_AVX512 CRNN_IS_FLOAT
 #define CRNN_INFER_AVX2 0
 #include "_gate_rows.inc"
