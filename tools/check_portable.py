@@ -4,6 +4,12 @@ _gate_rows.h, and what gcc cloned or outlined from them) may contain
 VEX/EVEX-encoded instructions (mnemonics starting with "v"), so no
 -march=... or -mavx leaked into the rest of the code.
 
+Also that no portable activation of _activations.h (crnn_exp, crnn_tanhf,
+...) was compiled out of line: such a copy is baseline code, without the
+FMA the AVX2 and AVX-512 rows contract into their inlined copies, so rows
+calling it give other last bits than the same rows elsewhere
+(benchmarks/NOTES.md, seventeenth session).
+
 Usage: python tools/check_portable.py WHEEL_OR_DIRECTORY...
 Needs objdump (binutils). Exits non-zero listing the offending functions.
 """
@@ -15,6 +21,8 @@ import zipfile
 from pathlib import Path
 
 LEVEL = re.compile(r"_(avx2|avx512)(\.[a-z_]+\.?\d*)*$")   # incl. gcc's .part.0 / .cold
+ACTIVATION = re.compile(r"^crnn_(expf_reduced|expf|exp|sigmoidf|sigmoid|tanhf_expm1|tanhf|tanh)"
+                        r"(\.[a-z_]+\.?\d*)*$")
 
 
 def shared_objects(path, tmp):
@@ -35,6 +43,8 @@ def wide_functions(so):
         if header:
             function = header[1]
             named += 1
+            if ACTIVATION.match(function):
+                found.setdefault(function, "(out of line)")
             continue
         insn = re.match(r"^\s+[0-9a-f]+:\s+(\S+)", line)
         if insn and insn[1].startswith("v") and insn[1] not in ("verr", "verw") \
@@ -52,10 +62,12 @@ def main(paths):
             for so in shared_objects(path, f"{tmp}/{i}"):
                 checked += 1
                 for function, mnemonic in wide_functions(so).items():
-                    print(f"{so.name}: {function} uses {mnemonic}", file=sys.stderr)
+                    problem = "is compiled out of line" if mnemonic.startswith("(") \
+                        else f"uses {mnemonic}"
+                    print(f"{so.name}: {function} {problem}", file=sys.stderr)
                     bad += 1
     print(f"{checked} shared objects: {bad} functions outside the AVX2/AVX-512 "
-          f"gate passes use VEX/EVEX instructions")
+          f"gate passes use VEX/EVEX instructions or are activations out of line")
     return 1 if bad or not checked else 0
 
 
