@@ -20,9 +20,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-LEVEL = re.compile(r"_(avx2|avx512)(\.[a-z_]+\.?\d*)*$")   # incl. gcc's .part.0 / .cold
-ACTIVATION = re.compile(r"^crnn_(expf_reduced|expf|exp|sigmoidf|sigmoid|tanhf_expm1|tanhf|tanh)"
-                        r"(\.[a-z_]+\.?\d*)*$")
+GCC_SUFFIX = r"(\.[a-z_]+\.?\d*)*$"    # gcc's .part.0, .constprop.1, .cold
+LEVEL = re.compile(r"_(avx2|avx512)" + GCC_SUFFIX)
+# the portable activations, as _activations.h declares them
+ACTIVATIONS = Path(__file__).resolve().parents[1] / "src" / "crnn" / "_activations.h"
+ACTIVATION_NAMES = re.findall(r"^CRNN_ACT_INLINE \w+ (crnn_\w+)\(", ACTIVATIONS.read_text(),
+                              flags=re.M)
+if not ACTIVATION_NAMES:
+    raise SystemExit(f"{ACTIVATIONS}: no CRNN_ACT_INLINE functions found")
+ACTIVATION = re.compile(r"^(" + "|".join(ACTIVATION_NAMES) + ")" + GCC_SUFFIX)
 
 
 def shared_objects(path, tmp):
@@ -34,7 +40,8 @@ def shared_objects(path, tmp):
     return sorted(path.rglob("*.so")) if path.is_dir() else [path]
 
 
-def wide_functions(so):
+def offending_functions(so):
+    """{function: what is wrong with it} for one shared object."""
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(so)],
                          capture_output=True, text=True, check=True).stdout
     function, found, named = None, {}, 0
@@ -44,12 +51,12 @@ def wide_functions(so):
             function = header[1]
             named += 1
             if ACTIVATION.match(function):
-                found.setdefault(function, "(out of line)")
+                found.setdefault(function, "is compiled out of line")
             continue
         insn = re.match(r"^\s+[0-9a-f]+:\s+(\S+)", line)
         if insn and insn[1].startswith("v") and insn[1] not in ("verr", "verw") \
                 and not LEVEL.search(function or ""):
-            found.setdefault(function, insn[1])
+            found.setdefault(function, f"uses {insn[1]}")
     if named < 10:
         raise SystemExit(f"{so}: no symbols (stripped?); cannot attribute instructions")
     return found
@@ -61,9 +68,7 @@ def main(paths):
         for i, path in enumerate(paths):
             for so in shared_objects(path, f"{tmp}/{i}"):
                 checked += 1
-                for function, mnemonic in wide_functions(so).items():
-                    problem = "is compiled out of line" if mnemonic.startswith("(") \
-                        else f"uses {mnemonic}"
+                for function, problem in offending_functions(so).items():
                     print(f"{so.name}: {function} {problem}", file=sys.stderr)
                     bad += 1
     print(f"{checked} shared objects: {bad} functions outside the AVX2/AVX-512 "
