@@ -141,6 +141,37 @@ def test_saturating_inputs_stay_finite(cell, rng):
         assert np.all(np.abs(out) <= 1)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_training_activation_is_accurate_everywhere(dtype, activation):
+    # One vanilla unit with W_ih = 1, W_hh = 0 and no bias outputs act(x):
+    # training's forward rows (float32 tanh: the two-branch crnn_tanhf, at
+    # the AVX-512 and AVX2 levels in intrinsics, which must give its bits)
+    # against double precision over a dense grid, both sides of the
+    # branch point 0.625, tiny and huge arguments and the clamps (ops
+    # refuses non-finite X, so infinities and NaN never reach these rows).
+    if "rnn" not in CELLS:
+        pytest.skip("the vanilla cell is deselected")
+    one = np.ones((1, 1), dtype)
+    layers = [{"W_ih": one, "W_hh": 0 * one, "b_ih": np.zeros(1, dtype),
+               "b_hh": np.zeros(1, dtype)}]
+    branch = np.float32(0.625)
+    edges = [np.nextafter(branch, np.float32(0)), branch, np.nextafter(branch, np.float32(1))]
+    grid = np.concatenate([np.linspace(-30, 30, 600_001), edges, np.negative(edges),
+                           [0.0, -0.0, 1e-30, -1e-30, 1e-6, 43.5, 44.5, -43.5, -44.5, 87.5,
+                            -87.5, 88.5, -88.5, 1e30, -1e30]])
+    x = grid.astype(dtype)
+    # one unit: every row is a masked last block
+    out = ops.rnn_forward(x.reshape(-1, 1, 1), layers, activation=activation)[0][:, 0, 0]
+    x64 = x.astype(np.float64)
+    want = np.tanh(x64) if activation == "tanh" else 1 / (1 + np.exp(-x64))
+    ulp = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
+    # sigmoid's exp is clamped where 2^n stays normal (x >= -87 in float32)
+    exact = x64 >= -80 if activation == "sigmoid" else np.ones(x.shape, bool)
+    assert np.max(np.abs(out - want)[exact] / ulp[exact]) <= 3
+    assert np.all((out[~exact] >= 0) & (out[~exact] <= 1e-34))
+
+
 def test_ops_reject_bad_shapes(rng):
     X, layers, _, _ = _problem("rnn", (3,), rng)
     with pytest.raises(ValueError, match="must be 3-D"):

@@ -101,6 +101,51 @@ def test_each_supported_path_matches_reference(path):
     assert f"{path} ok" in result.stdout
 
 
+# Training's passes and a fit, float32 and float64, hashed: the AVX2 and
+# AVX-512 levels compile the same arithmetic (the portable rows with the
+# multiply-adds gcc contracts at both, and the float rows in intrinsics that
+# reproduce them), so their bits must agree; the SSE2 baseline has no FMA.
+BITS_CHILD = textwrap.dedent("""
+    import hashlib, warnings
+    import numpy as np
+    import crnn
+    from crnn import ops
+
+    rng = np.random.default_rng(1)
+    digest = hashlib.sha256()
+    G = {"rnn": 1, "lstm": 4, "gru": 3}
+    for cell in ("rnn", "lstm", "gru"):
+        for dtype in (np.float32, np.float64):
+            X = (rng.normal(size=(7, 5, 3)) * 2).astype(dtype)
+            H = 37
+            layer = {k: rng.uniform(-1.5, 1.5, shape).astype(dtype)
+                     for k, shape in (("W_ih", (G[cell] * H, 3)), ("W_hh", (G[cell] * H, H)),
+                                      ("b_ih", (G[cell] * H,)), ("b_hh", (G[cell] * H,)))}
+            result = getattr(ops, cell + "_forward")(X, [layer])
+            out, cache = result[0], result[-1]
+            grads = getattr(ops, cell + "_backward")(cache, np.ones_like(out))
+            est = crnn.RNNRegressor(cell=cell, hidden_layer_sizes=(H,), max_iter=2,
+                                    batch_size=4, dtype=dtype.__name__, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X, X[:, -1, 0])
+            for array in [out, grads[0], est.predict(X)] + list(grads[1][0].values()):
+                digest.update(np.ascontiguousarray(array).tobytes())
+    print("bits", digest.hexdigest())
+""")
+
+
+def test_avx2_and_avx512_train_to_the_same_bits():
+    if not {"avx2", "avx512"} <= set(SUPPORTED):
+        pytest.skip("this CPU cannot run the avx2 and avx512 paths")
+    digests = []
+    for path in ("avx2", "avx512"):
+        result = _run(BITS_CHILD, path)
+        assert result.returncode == 0, result.stderr
+        digests.append([line for line in result.stdout.split("\n") if line.startswith("bits")])
+    assert digests[0] == digests[1] and len(digests[0]) == 1
+
+
 def test_unknown_value_warns_and_falls_back():
     result = _run("import crnn; print(crnn.build_info()['simd'])", "avx9000")
     assert result.returncode == 0, result.stderr

@@ -100,13 +100,23 @@ CRNN_ACT_INLINE double crnn_exp(double x) {
 CRNN_ACT_INLINE float crnn_sigmoidf(float x) { return 1.0f / (1.0f + crnn_expf(-x)); }
 CRNN_ACT_INLINE double crnn_sigmoid(double x) { return 1.0 / (1.0 + crnn_exp(-x)); }
 
+/* crnn_tanhf's small-argument polynomial (Cephes' tanhf.c) and where it
+ * serves, shared with the intrinsic versions (crnn_tanh16_twobranch,
+ * crnn_tanh8_twobranch), whose results must stay this function's to the
+ * bit */
+#define CRNN_TANHF_S0 (-5.70498872745e-3f)
+#define CRNN_TANHF_S1 2.06390887954e-2f
+#define CRNN_TANHF_S2 (-5.37397155531e-2f)
+#define CRNN_TANHF_S3 1.33314422036e-1f
+#define CRNN_TANHF_S4 (-3.33332819422e-1f)
+#define CRNN_TANHF_SMALL 0.625f
+
 CRNN_ACT_INLINE float crnn_tanhf(float x) {
     float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z
-                     - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
-                   - 3.33332819422e-1f) * z * x + x;
+    float small = ((((CRNN_TANHF_S0 * z + CRNN_TANHF_S1) * z + CRNN_TANHF_S2) * z
+                    + CRNN_TANHF_S3) * z + CRNN_TANHF_S4) * z * x + x;
     float big = 1.0f - 2.0f / (crnn_expf(2.0f * x) + 1.0f);
-    return (x < 0.625f && x > -0.625f) ? small : big;
+    return (x < CRNN_TANHF_SMALL && x > -CRNN_TANHF_SMALL) ? small : big;
 }
 
 /* tanh(x) = e / (e + 2) with e = expm1(2x), expm1 from crnn_expf's own

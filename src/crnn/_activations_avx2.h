@@ -1,5 +1,5 @@
 /* float32 sigmoid and tanh on 8 lanes with AVX2 and FMA instructions, for
- * the inference rows of the AVX2 level (_gate_rows.inc, CRNN_INFER_AVX2).
+ * the float rows of the AVX2 level (_gate_rows.inc, CRNN_INFER_AVX2).
  *
  * Why: the AVX-512 level's rows (_activations_avx512.h) in 256-bit
  * registers, for CPUs without AVX-512 (the Zen 3 cores of SPEC 8's later
@@ -60,6 +60,26 @@ CRNN_AVX2 static inline __m256 crnn_tanh8(__m256 x) {
     __m256 q = crnn_expm1_reduced8(_mm256_add_ps(x, x), &scale);
     __m256 e = _mm256_fmadd_ps(scale, q, _mm256_sub_ps(scale, _mm256_set1_ps(1.0f)));
     return _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
+}
+
+/* crnn_tanhf (training's tanh) to the bit, as crnn_tanh16_twobranch */
+CRNN_AVX2 static inline __m256 crnn_tanh8_twobranch(__m256 x) {
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(CRNN_TANHF_S0), z, _mm256_set1_ps(CRNN_TANHF_S1));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CRNN_TANHF_S2));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CRNN_TANHF_S3));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CRNN_TANHF_S4));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+    __m256 scale;
+    __m256 q = crnn_expm1_reduced8(_mm256_add_ps(x, x), &scale);
+    __m256 e = _mm256_mul_ps(_mm256_add_ps(q, _mm256_set1_ps(1.0f)), scale);
+    __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                               _mm256_div_ps(_mm256_set1_ps(2.0f),
+                                             _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    __m256 near0 = _mm256_and_ps(
+        _mm256_cmp_ps(x, _mm256_set1_ps(CRNN_TANHF_SMALL), _CMP_LT_OQ),
+        _mm256_cmp_ps(x, _mm256_set1_ps(-CRNN_TANHF_SMALL), _CMP_GT_OQ));
+    return _mm256_blendv_ps(big, small, near0);
 }
 
 /* The lanes j .. min(j + 8, n) - 1 of a row of n as a vmaskmov mask (all
