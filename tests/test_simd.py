@@ -86,8 +86,11 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _run(code, simd):
+def _run(code, simd, tile_rows=None):
     env = dict(os.environ, CRNN_SIMD=simd)
+    env.pop("CRNN_AVX512_TILE_ROWS", None)
+    if tile_rows is not None:
+        env["CRNN_AVX512_TILE_ROWS"] = tile_rows
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -136,14 +139,33 @@ BITS_CHILD = textwrap.dedent("""
 
 
 def test_avx2_and_avx512_train_to_the_same_bits():
+    # and the AVX-512 path with either product tile (12 or 8 rows)
     if not {"avx2", "avx512"} <= set(SUPPORTED):
         pytest.skip("this CPU cannot run the avx2 and avx512 paths")
     digests = []
-    for path in ("avx2", "avx512"):
-        result = _run(BITS_CHILD, path)
+    for path, tile_rows in (("avx2", None), ("avx512", "12"), ("avx512", "8")):
+        result = _run(BITS_CHILD, path, tile_rows)
         assert result.returncode == 0, result.stderr
         digests.append([line for line in result.stdout.split("\n") if line.startswith("bits")])
-    assert digests[0] == digests[1] and len(digests[0]) == 1
+    assert digests[0] == digests[1] == digests[2] and len(digests[0]) == 1
+
+
+@pytest.mark.parametrize("request_", [None, "8", "12", "", "16", "eight"])
+def test_avx512_tile_rows_rules(request_):
+    # "8" and "12" as asked; anything else is the CPU's default, 8 on AMD
+    with open("/proc/cpuinfo") if os.path.exists("/proc/cpuinfo") else open(os.devnull) as f:
+        amd = "AuthenticAMD" in f.read()
+    default = 8 if amd and ALL[0] == "sse2" else 12
+    expected = int(request_) if request_ in ("8", "12") else default
+    assert _simd._choose_tile_rows(request_) == expected
+    env = {k: v for k, v in os.environ.items() if k != "CRNN_AVX512_TILE_ROWS"}
+    if request_ is not None:
+        env["CRNN_AVX512_TILE_ROWS"] = request_
+    result = subprocess.run([sys.executable, "-c",
+                             "import crnn; print(crnn.build_info()['avx512_tile_rows'])"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(expected)]
 
 
 def test_unknown_value_warns_and_falls_back():

@@ -17,7 +17,9 @@ def build_info():
         the gate passes run on (``"sse2"``, ``"avx2"`` or ``"avx512"``,
         overridable with the environment variable ``CRNN_SIMD`` before
         crnn is imported) and ``simd_supported``, the paths this CPU can
-        run; ``flush_denormals``: how the kernels flush subnormal numbers to
+        run; ``avx512_tile_rows``: rows of the AVX-512 path's widest product
+        tile (12, or 8 on AMD CPUs; ``CRNN_AVX512_TILE_ROWS`` overrides it);
+        ``flush_denormals``: how the kernels flush subnormal numbers to
         zero on this platform; the Cython version, C compiler, compile flags and CMake build
         type used; NumPy and SciPy versions; the BLAS libraries in use if
         threadpoolctl is installed.
@@ -33,6 +35,7 @@ def build_info():
         "openmp": _build_config.OPENMP,
         "simd": _simd.simd_path(),
         "simd_supported": _simd.supported_paths(),
+        "avx512_tile_rows": _simd.avx512_tile_rows(),
         "cython": _build_config.CYTHON_VERSION,
         "compiler": _build_config.C_COMPILER,
         "build_type": _build_config.BUILD_TYPE,

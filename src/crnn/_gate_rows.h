@@ -122,6 +122,18 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
 #define CRNN_CAT3(a, b, c) CRNN_CAT3_(a, b, c)
 #define CRNN_SUFFIX(name) CRNN_CAT3(name, CRNN_PRECISION, CRNN_LEVEL)
 
+/* Rows of the AVX-512 packed product's widest tile (_packed_gemm.inc): 12,
+ * or 8 on AMD CPUs. A Zen 4 core runs each 512-bit operation as two 256-bit
+ * halves, and there the 12-row tile, whose 12 row pointers leave too few of
+ * the 16 general registers (gcc parks two in vector registers and moves
+ * them back every k), ran training's step products 5-10% slower than the
+ * 8-row tile, and a W3 lstm epoch 7%; on an Intel core with two 512-bit
+ * FMA ports it ran them 6-13% faster (benchmarks/NOTES.md). Set when the
+ * module loads (crnn_simd_init); CRNN_AVX512_TILE_ROWS=8 or 12 overrides
+ * it, for the tests of both. Each sum is the same either way: one running
+ * sum over k in order, whichever tile computes it. */
+static int crnn_avx512_tile_rows = 12;
+
 #define CRNN_T float
 #define CRNN_IS_FLOAT 1
 #define CRNN_PRECISION _f
@@ -215,6 +227,18 @@ static inline int crnn_simd_choose(const char *request, int supported) {
     return best;
 }
 
+/* The AVX-512 product's widest tile for a CRNN_AVX512_TILE_ROWS value (NULL
+ * when unset): "8" or "12" as asked, else 8 on an AMD CPU and 12 elsewhere. */
+static inline int crnn_tile_rows_choose(const char *request) {
+    if (request != NULL && strcmp(request, "8") == 0) return 8;
+    if (request != NULL && strcmp(request, "12") == 0) return 12;
+#if CRNN_SIMD_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("amd")) return 8;
+#endif
+    return 12;
+}
+
 /* The chosen level and its tables; the baseline until the constructor runs. */
 static int crnn_simd_level = CRNN_SIMD_SSE2;
 static const struct crnn_rows_f_table *crnn_rows_f = &crnn_rows_f_sse2;
@@ -227,6 +251,7 @@ __attribute__((constructor, used))
 #endif
 static void crnn_simd_init(void) {
     crnn_simd_level = crnn_simd_choose(getenv("CRNN_SIMD"), crnn_simd_supported());
+    crnn_avx512_tile_rows = crnn_tile_rows_choose(getenv("CRNN_AVX512_TILE_ROWS"));
     crnn_rows_f = crnn_rows_f_levels[crnn_simd_level];
     crnn_rows_d = crnn_rows_d_levels[crnn_simd_level];
     crnn_pgemm_f = crnn_pgemm_f_levels[crnn_simd_level];

@@ -16,6 +16,8 @@ cdef extern from "_gate_rows.h" nogil:
     int crnn_simd_level
     int crnn_simd_supported()
     int crnn_simd_choose(const char* request, int supported)
+    int crnn_avx512_tile_rows
+    int crnn_tile_rows_choose(const char* request)
 
 
 def _names(int mask):
@@ -26,6 +28,23 @@ def _names(int mask):
 def simd_path():
     """Name of the SIMD path in use: ``"sse2"``, ``"avx2"`` or ``"avx512"``."""
     return crnn_simd_names[crnn_simd_level].decode()
+
+
+def avx512_tile_rows():
+    """Rows of the AVX-512 packed product's widest tile: 12, or 8 on AMD CPUs
+    (overridable with ``CRNN_AVX512_TILE_ROWS=8`` or ``12`` before crnn is
+    imported). Only the ``avx512`` path uses it."""
+    return crnn_avx512_tile_rows
+
+
+def _choose_tile_rows(request):
+    """The tile rows the C side picks for a CRNN_AVX512_TILE_ROWS value
+    (None: unset) on this CPU; for tests."""
+    cdef bytes raw
+    if request is None:
+        return crnn_tile_rows_choose(NULL)
+    raw = request.encode()
+    return crnn_tile_rows_choose(raw)
 
 
 def supported_paths():
