@@ -127,11 +127,11 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
  * halves, and there the 12-row tile, whose 12 row pointers leave too few of
  * the 16 general registers (gcc parks two in vector registers and moves
  * them back every k), ran training's step products 5-10% slower than the
- * 8-row tile, and a W3 lstm epoch 7%; on an Intel core with two 512-bit
- * FMA ports it ran them 6-13% faster (benchmarks/NOTES.md). Set when the
- * module loads (crnn_simd_init); CRNN_AVX512_TILE_ROWS=8 or 12 overrides
- * it, for the tests of both. Each sum is the same either way: one running
- * sum over k in order, whichever tile computes it. */
+ * 8-row tile, and W3 lstm and gru epochs 8-10%; on an Intel core with two
+ * 512-bit FMA ports it ran them 6-13% faster (benchmarks/NOTES.md). Set
+ * when the module loads (crnn_simd_init); CRNN_AVX512_TILE_ROWS=8 or 12
+ * overrides it, for the tests of both. Each sum is the same either way:
+ * one running sum over k in order, whichever tile computes it. */
 static int crnn_avx512_tile_rows = 12;
 
 #define CRNN_T float
