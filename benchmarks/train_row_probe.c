@@ -1,7 +1,7 @@
 /* Training's float forward rows in intrinsics (src/crnn/_gate_rows.inc)
  * against the portable C they replaced, compiled here at the same level:
- * (1) crnn_tanh16_twobranch and crnn_tanh8_twobranch against crnn_tanhf on
- * every float, (2) the LSTM forward row, bits and ns per unit, 16 rows in
+ * (1) training's intrinsic tanh (crnn_itanh_train) at the AVX-512 and AVX2
+ * levels against crnn_tanhf on every float, (2) the LSTM forward row, bits and ns per unit, 16 rows in
  * L1 (a W1 part's step at H = 32, W2's at 128). Single thread. Results in
  * benchmarks/NOTES.md. Build and run (an AVX-512 CPU):
  *
@@ -14,9 +14,9 @@
 static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + 1e-9 * ts.tv_nsec; }
 
 CRNN_AVX512 __attribute__((noinline)) static void p16(const float *x, float *y, ptrdiff_t n) { for (ptrdiff_t j = 0; j < n; j++) y[j] = crnn_tanhf(x[j]); }
-CRNN_AVX512 __attribute__((noinline)) static void i16(const float *x, float *y, ptrdiff_t n) { for (ptrdiff_t j = 0; j < n; j += 16) _mm512_storeu_ps(y + j, crnn_tanh16_twobranch(_mm512_loadu_ps(x + j))); }
+CRNN_AVX512 __attribute__((noinline)) static void i16(const float *x, float *y, ptrdiff_t n) { for (ptrdiff_t j = 0; j < n; j += 16) _mm512_storeu_ps(y + j, crnn_itanh_train_f_avx512(_mm512_loadu_ps(x + j))); }
 CRNN_AVX2 __attribute__((noinline)) static void p8(const float *x, float *y, ptrdiff_t n) { for (ptrdiff_t j = 0; j < n; j++) y[j] = crnn_tanhf(x[j]); }
-CRNN_AVX2 __attribute__((noinline)) static void i8(const float *x, float *y, ptrdiff_t n) { for (ptrdiff_t j = 0; j < n; j += 8) _mm256_storeu_ps(y + j, crnn_tanh8_twobranch(_mm256_loadu_ps(x + j))); }
+CRNN_AVX2 __attribute__((noinline)) static void i8(const float *x, float *y, ptrdiff_t n) { for (ptrdiff_t j = 0; j < n; j += 8) _mm256_storeu_ps(y + j, crnn_itanh_train_f_avx2(_mm256_loadu_ps(x + j))); }
 
 /* the portable row as _gate_rows.inc had it before, at the AVX-512 level */
 CRNN_AVX512 __attribute__((noinline)) static void lstm_portable(

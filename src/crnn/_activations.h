@@ -101,9 +101,8 @@ CRNN_ACT_INLINE float crnn_sigmoidf(float x) { return 1.0f / (1.0f + crnn_expf(-
 CRNN_ACT_INLINE double crnn_sigmoid(double x) { return 1.0 / (1.0 + crnn_exp(-x)); }
 
 /* crnn_tanhf's small-argument polynomial (Cephes' tanhf.c) and where it
- * serves, shared with the intrinsic versions (crnn_tanh16_twobranch,
- * crnn_tanh8_twobranch), whose results must stay this function's to the
- * bit */
+ * serves, shared with the intrinsic version (crnn_itanh_train in
+ * _gate_rows.inc), whose results must stay this function's to the bit */
 #define CRNN_TANHF_S0 (-5.70498872745e-3f)
 #define CRNN_TANHF_S1 2.06390887954e-2f
 #define CRNN_TANHF_S2 (-5.37397155531e-2f)

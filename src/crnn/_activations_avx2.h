@@ -62,24 +62,19 @@ CRNN_AVX2 static inline __m256 crnn_tanh8(__m256 x) {
     return _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
 }
 
-/* crnn_tanhf (training's tanh) to the bit, as crnn_tanh16_twobranch */
-CRNN_AVX2 static inline __m256 crnn_tanh8_twobranch(__m256 x) {
-    __m256 z = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(CRNN_TANHF_S0), z, _mm256_set1_ps(CRNN_TANHF_S1));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CRNN_TANHF_S2));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CRNN_TANHF_S3));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CRNN_TANHF_S4));
-    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+/* exp(x) as crnn_expf computes it (to the bit) */
+CRNN_AVX2 static inline __m256 crnn_expf8(__m256 x) {
     __m256 scale;
-    __m256 q = crnn_expm1_reduced8(_mm256_add_ps(x, x), &scale);
-    __m256 e = _mm256_mul_ps(_mm256_add_ps(q, _mm256_set1_ps(1.0f)), scale);
-    __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                               _mm256_div_ps(_mm256_set1_ps(2.0f),
-                                             _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-    __m256 near0 = _mm256_and_ps(
-        _mm256_cmp_ps(x, _mm256_set1_ps(CRNN_TANHF_SMALL), _CMP_LT_OQ),
-        _mm256_cmp_ps(x, _mm256_set1_ps(-CRNN_TANHF_SMALL), _CMP_GT_OQ));
-    return _mm256_blendv_ps(big, small, near0);
+    __m256 q = crnn_expm1_reduced8(x, &scale);
+    return _mm256_mul_ps(_mm256_add_ps(q, _mm256_set1_ps(1.0f)), scale);
+}
+
+/* inside where -limit < x < limit, else outside (NaN: outside) */
+CRNN_AVX2 static inline __m256 crnn_select_within8(__m256 x, float limit, __m256 inside,
+                                                   __m256 outside) {
+    __m256 in = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(limit), _CMP_LT_OQ),
+                              _mm256_cmp_ps(x, _mm256_set1_ps(-limit), _CMP_GT_OQ));
+    return _mm256_blendv_ps(outside, inside, in);
 }
 
 /* The lanes j .. min(j + 8, n) - 1 of a row of n as a vmaskmov mask (all

@@ -62,26 +62,19 @@ CRNN_AVX512 static inline __m512 crnn_tanh16(__m512 x) {
     return _mm512_div_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
 }
 
-/* crnn_tanhf (training's tanh) to the bit: Cephes' odd polynomial for
- * |x| < 0.625, 1 - 2 / (exp(2x) + 1) beyond, both computed and one kept per
- * lane (NaN: the second, which propagates it). The multiply-adds are where
- * gcc contracts the portable C at this level. */
-CRNN_AVX512 static inline __m512 crnn_tanh16_twobranch(__m512 x) {
-    __m512 z = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(CRNN_TANHF_S0), z, _mm512_set1_ps(CRNN_TANHF_S1));
-    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CRNN_TANHF_S2));
-    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CRNN_TANHF_S3));
-    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CRNN_TANHF_S4));
-    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+/* exp(x) as crnn_expf computes it (to the bit) */
+CRNN_AVX512 static inline __m512 crnn_expf16(__m512 x) {
     __m512 n;
-    __m512 q = crnn_expm1_reduced16(_mm512_add_ps(x, x), &n);
-    __m512 e = _mm512_scalef_ps(_mm512_add_ps(q, _mm512_set1_ps(1.0f)), n);
-    __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                               _mm512_div_ps(_mm512_set1_ps(2.0f),
-                                             _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-    __mmask16 near0 = _mm512_cmp_ps_mask(x, _mm512_set1_ps(CRNN_TANHF_SMALL), _CMP_LT_OQ)
-                      & _mm512_cmp_ps_mask(x, _mm512_set1_ps(-CRNN_TANHF_SMALL), _CMP_GT_OQ);
-    return _mm512_mask_blend_ps(near0, big, small);
+    __m512 q = crnn_expm1_reduced16(x, &n);
+    return _mm512_scalef_ps(_mm512_add_ps(q, _mm512_set1_ps(1.0f)), n);
+}
+
+/* inside where -limit < x < limit, else outside (NaN: outside) */
+CRNN_AVX512 static inline __m512 crnn_select_within16(__m512 x, float limit, __m512 inside,
+                                                      __m512 outside) {
+    __mmask16 in = _mm512_cmp_ps_mask(x, _mm512_set1_ps(limit), _CMP_LT_OQ)
+                   & _mm512_cmp_ps_mask(x, _mm512_set1_ps(-limit), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(in, outside, inside);
 }
 
 /* 16 lanes under the mask m, with a plain load or store when every lane is
