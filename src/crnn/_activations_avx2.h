@@ -46,11 +46,16 @@ CRNN_AVX2 static inline __m256 crnn_expm1_reduced8(__m256 x, __m256 *scale) {
     return _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r);
 }
 
+/* exp(x) as crnn_expf computes it (to the bit) */
+CRNN_AVX2 static inline __m256 crnn_expf8(__m256 x) {
+    __m256 scale;
+    __m256 q = crnn_expm1_reduced8(x, &scale);
+    return _mm256_mul_ps(_mm256_add_ps(q, _mm256_set1_ps(1.0f)), scale);
+}
+
 /* 1 / (1 + exp(-x)) */
 CRNN_AVX2 static inline __m256 crnn_sigmoid8(__m256 x) {
-    __m256 scale;
-    __m256 q = crnn_expm1_reduced8(_mm256_sub_ps(_mm256_setzero_ps(), x), &scale);
-    __m256 e = _mm256_mul_ps(_mm256_add_ps(q, _mm256_set1_ps(1.0f)), scale);
+    __m256 e = crnn_expf8(_mm256_sub_ps(_mm256_setzero_ps(), x));
     return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
 }
 
@@ -60,13 +65,6 @@ CRNN_AVX2 static inline __m256 crnn_tanh8(__m256 x) {
     __m256 q = crnn_expm1_reduced8(_mm256_add_ps(x, x), &scale);
     __m256 e = _mm256_fmadd_ps(scale, q, _mm256_sub_ps(scale, _mm256_set1_ps(1.0f)));
     return _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
-}
-
-/* exp(x) as crnn_expf computes it (to the bit) */
-CRNN_AVX2 static inline __m256 crnn_expf8(__m256 x) {
-    __m256 scale;
-    __m256 q = crnn_expm1_reduced8(x, &scale);
-    return _mm256_mul_ps(_mm256_add_ps(q, _mm256_set1_ps(1.0f)), scale);
 }
 
 /* inside where -limit < x < limit, else outside (NaN: outside) */

@@ -45,11 +45,16 @@ CRNN_AVX512 static inline __m512 crnn_expm1_reduced16(__m512 x, __m512 *n) {
     return _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r);
 }
 
+/* exp(x) as crnn_expf computes it (to the bit) */
+CRNN_AVX512 static inline __m512 crnn_expf16(__m512 x) {
+    __m512 n;
+    __m512 q = crnn_expm1_reduced16(x, &n);
+    return _mm512_scalef_ps(_mm512_add_ps(q, _mm512_set1_ps(1.0f)), n);
+}
+
 /* 1 / (1 + exp(-x)) */
 CRNN_AVX512 static inline __m512 crnn_sigmoid16(__m512 x) {
-    __m512 n;
-    __m512 q = crnn_expm1_reduced16(_mm512_sub_ps(_mm512_setzero_ps(), x), &n);
-    __m512 e = _mm512_scalef_ps(_mm512_add_ps(q, _mm512_set1_ps(1.0f)), n);
+    __m512 e = crnn_expf16(_mm512_sub_ps(_mm512_setzero_ps(), x));
     return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
 }
 
@@ -60,13 +65,6 @@ CRNN_AVX512 static inline __m512 crnn_tanh16(__m512 x) {
     __m512 scale = _mm512_scalef_ps(_mm512_set1_ps(1.0f), n);
     __m512 e = _mm512_fmadd_ps(scale, q, _mm512_sub_ps(scale, _mm512_set1_ps(1.0f)));
     return _mm512_div_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
-}
-
-/* exp(x) as crnn_expf computes it (to the bit) */
-CRNN_AVX512 static inline __m512 crnn_expf16(__m512 x) {
-    __m512 n;
-    __m512 q = crnn_expm1_reduced16(x, &n);
-    return _mm512_scalef_ps(_mm512_add_ps(q, _mm512_set1_ps(1.0f)), n);
 }
 
 /* inside where -limit < x < limit, else outside (NaN: outside) */
