@@ -89,8 +89,8 @@ def test_packed_gemm_empty_operands_and_shape_errors():
 # columns, the panels) below, at and across the panel widths; n_cols (B's
 # columns, the micro-tile rows) covering every left-over count; n_rows
 # across the 256-row blocks; and the workloads' shapes (W1 dW_hh, a GRU's 3H,
-# an LSTM's 4H of 512 and a W3 delta whose rows lie 8 KiB apart, which the
-# driver keeps on BLAS).
+# an LSTM's 4H of 512 and a W3 delta whose rows lie 8 KiB apart, which take
+# the wide-row order).
 WEIGHT_SHAPES = [(n_out, n_cols, n_rows) for n_out in (1, 7, 16, 33, 96)
                  for n_cols, n_rows in ((1, 1), (3, 255), (9, 256), (17, 257), (8, 600))]
 WEIGHT_SHAPES += [(33, n_cols, 257) for n_cols in (12, 16, 20, 23, 28)]
@@ -147,7 +147,8 @@ def test_weight_gradient_of_strided_blocks(dtype):
 # layer's dW_hh and dW_ih): both widths below and above the copy rule (three
 # strips read each panel: n_cols1 + n_cols2 > 2 MR), every left-over count of
 # either, a ragged last panel, rows across the 256-row blocks, W1's (128
-# gates, H = 32, I = 8) and W2's shapes, and delta rows 8 KiB apart (BLAS).
+# gates, H = 32, I = 8) and W2's shapes, and delta rows 8 KiB apart (the
+# wide-row order).
 PAIR_SHAPES = [(n_out, n1, n2, n_rows) for n_out in (7, 33)
                for n1, n2 in ((1, 1), (3, 2), (5, 8), (13, 9), (32, 8), (16, 12), (28, 23))
                for n_rows in (5, 257)]
@@ -170,6 +171,75 @@ def test_weight_gradients_of_two_operands_match_blas(shape, dtype):
     assert rel_error(dW_ih, delta.T @ X) < _tolerance(dtype, n_rows)
     assert np.all(dW_ih_wide[:, :2] == -7.0) and np.all(dW_ih_wide[:, 2 + n2:] == -7.0)
     # a second block adds to both
+    _simd._weight_gradients2(delta, H_prev, dW_hh, X, dW_ih, accumulate=True)
+    assert rel_error(dW_hh, 2 * delta.T @ H_prev) < _tolerance(dtype, n_rows)
+    assert rel_error(dW_ih, 2 * delta.T @ X) < _tolerance(dtype, n_rows)
+
+
+# Delta rows 8 KiB apart or more (W3's LSTM and GRU, 4H = 2048) take the
+# other loop order (crnn_gemm_atb2_wide): delta's columns in strips of the
+# tile's width (every left-over count of 12 and of 6 below), B's columns in
+# panels (one column, across and past the panel widths), rows across the
+# 256-row blocks.
+WIDE_SHAPES = [(extra, n_cols, n_rows) for extra in (0, 5, 7, 11)
+               for n_cols, n_rows in ((1, 1), (17, 255), (33, 257), (64, 600))]
+
+
+def _wide_columns(dtype, extra):
+    return 8192 // np.dtype(dtype).itemsize + extra
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", WIDE_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_weight_gradient_of_wide_rows_matches_blas(shape, dtype):
+    extra, n_cols, n_rows = shape
+    n_out = _wide_columns(dtype, extra)
+    rng = np.random.default_rng(extra * 7919 + n_cols * 31 + n_rows)
+    delta = rng.standard_normal((n_rows, n_out)).astype(dtype)
+    B = rng.standard_normal((n_rows, n_cols + 2)).astype(dtype)[:, 1:1 + n_cols]
+    dW = np.full((n_out, n_cols), np.nan, dtype)       # every element must be written
+    _simd._weight_gradient(delta, B, dW)
+    assert rel_error(dW, delta.T @ B) < _tolerance(dtype, n_rows)
+    _simd._weight_gradient(delta, B, dW, accumulate=True)
+    assert rel_error(dW, 2 * delta.T @ B) < _tolerance(dtype, n_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_cols", [13, 45])
+def test_weight_gradient_of_wide_rows_equals_the_narrow_order(dtype, n_cols):
+    # both orders compute each element as the same running sum over k: a
+    # column block of a wide delta (its rows 8 KiB apart) and the same
+    # columns copied into narrow rows give the same bits, in one block of
+    # rows and in three (one empty)
+    rng = np.random.default_rng(5)
+    n_rows = 300
+    wide = rng.standard_normal((n_rows, _wide_columns(dtype, 3))).astype(dtype)
+    block = wide[:, 100:280]
+    narrow = np.ascontiguousarray(block)
+    B = rng.standard_normal((n_rows, n_cols)).astype(dtype)
+    for edges in ((0, n_rows), (0, 0, 130, n_rows)):
+        dW = {}
+        for name, delta in (("wide", block), ("narrow", narrow)):
+            dW[name] = np.full((block.shape[1], n_cols), np.nan, dtype)
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                _simd._weight_gradient(delta[lo:hi], B[lo:hi], dW[name], accumulate=lo > 0)
+        np.testing.assert_array_equal(dW["wide"], dW["narrow"])
+        assert rel_error(dW["wide"], narrow.T @ B) < _tolerance(dtype, n_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_gradients2_of_wide_rows_match_blas(dtype):
+    # an LSTM's dW_hh and dW_ih on one wide delta, set then added to
+    rng = np.random.default_rng(6)
+    n_rows, n1, n2 = 270, 37, 16
+    delta = rng.standard_normal((n_rows, _wide_columns(dtype, 1))).astype(dtype)
+    H_prev = rng.standard_normal((n_rows, n1)).astype(dtype)
+    X = rng.standard_normal((n_rows, n2)).astype(dtype)
+    dW_hh = np.full((delta.shape[1], n1), np.nan, dtype)
+    dW_ih = np.full((delta.shape[1], n2), np.nan, dtype)
+    _simd._weight_gradients2(delta, H_prev, dW_hh, X, dW_ih)
+    assert rel_error(dW_hh, delta.T @ H_prev) < _tolerance(dtype, n_rows)
+    assert rel_error(dW_ih, delta.T @ X) < _tolerance(dtype, n_rows)
     _simd._weight_gradients2(delta, H_prev, dW_hh, X, dW_ih, accumulate=True)
     assert rel_error(dW_hh, 2 * delta.T @ H_prev) < _tolerance(dtype, n_rows)
     assert rel_error(dW_ih, 2 * delta.T @ X) < _tolerance(dtype, n_rows)

@@ -80,11 +80,6 @@ cdef inline void product(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floatin
         crnn_packed_gemm_d(M, N, K, A, lda, packed, C, ldc, accumulate)
 
 
-cdef enum:
-    # delta's rows less than this far apart (bytes) go to crnn_gemm_atb
-    ATB_MAX_ROW_BYTES = 8192
-
-
 cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t n_rows,
                                  const floating* delta, Py_ssize_t ld_delta, const floating* B,
                                  Py_ssize_t ldb, floating* dW, Py_ssize_t ldw,
@@ -92,16 +87,16 @@ cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t
     """dW[n_out x n_cols] (=, or += with ``accumulate``) delta^T B summed over
     ``n_rows`` rows (delta is (n_rows x n_out), B (n_rows x n_cols), row
     strides ``ld_delta``, ``ldb``, ``ldw``): a block of a layer's dW_hh or
-    dW_ih (backward's _input_side). Through crnn_gemm_atb, which reads delta
-    in place instead of BLAS's copy of it, from ``min_cols`` columns up
-    (narrower B stays BLAS, as short products do) while delta's rows lie
-    less than 8 KiB apart. On blocks still in cache it beat BLAS there (an
-    H = 128 LSTM's 2 KiB rows: 112 against 102 GF/s; float64 at 4 KiB: 55
-    against 48); at 8 KiB (W3's 4H = 2048) they tie. On a whole pass's
-    rows after they had left the cache, the strided panels were as slow as
-    BLAS's copy. BLAS also when crnn_gemm_atb runs out of memory."""
+    dW_ih (backward's _input_side). Through crnn_gemm_atb, which copies
+    delta in blocks instead of BLAS's copy of it per call, from ``min_cols``
+    columns up (narrower B stays BLAS, as short products do). On blocks
+    still in cache it beat BLAS (an H = 128 LSTM's 2 KiB rows: 112 against
+    102 GF/s; float64 at 4 KiB: 55 against 48); rows 8 KiB apart and more
+    (W3's 4H = 2048) take its other loop order, 100-105 against OpenBLAS's
+    87-101 GF/s on a Zen 4 core. BLAS also when crnn_gemm_atb runs out of
+    memory."""
     cdef int status = -1
-    if n_cols >= min_cols and ld_delta * <Py_ssize_t>sizeof(floating) < ATB_MAX_ROW_BYTES:
+    if n_cols >= min_cols:
         if floating is float:
             status = crnn_gemm_atb_f(n_cols, n_out, n_rows, B, ldb, delta, ld_delta, dW, ldw,
                                      accumulate)
@@ -120,17 +115,15 @@ cdef inline void weight_gradients2(Py_ssize_t n_out, Py_ssize_t n_rows, const fl
                                    floating* dW2, Py_ssize_t ldw2, bint accumulate) noexcept nogil:
     """:func:`weight_gradient` of two operands against one delta: dW1 = delta^T
     B1 and dW2 = delta^T B2 (``+=`` with ``accumulate``), an LSTM's or vanilla
-    layer's dW_hh and dW_ih. On crnn_gemm_atb2, which copies each panel of
-    delta once for both, where delta's rows lie under 8 KiB apart; else (or
-    out of memory) one weight_gradient each."""
-    cdef int status = -1
-    if ld_delta * <Py_ssize_t>sizeof(floating) < ATB_MAX_ROW_BYTES:
-        if floating is float:
-            status = crnn_gemm_atb2_f(n_cols1, n_cols2, n_out, n_rows, B1, ldb1, B2, ldb2,
-                                      delta, ld_delta, dW1, ldw1, dW2, ldw2, accumulate)
-        else:
-            status = crnn_gemm_atb2_d(n_cols1, n_cols2, n_out, n_rows, B1, ldb1, B2, ldb2,
-                                      delta, ld_delta, dW1, ldw1, dW2, ldw2, accumulate)
+    layer's dW_hh and dW_ih. On crnn_gemm_atb2, which copies each block of
+    delta once for both; out of memory, one weight_gradient each."""
+    cdef int status
+    if floating is float:
+        status = crnn_gemm_atb2_f(n_cols1, n_cols2, n_out, n_rows, B1, ldb1, B2, ldb2,
+                                  delta, ld_delta, dW1, ldw1, dW2, ldw2, accumulate)
+    else:
+        status = crnn_gemm_atb2_d(n_cols1, n_cols2, n_out, n_rows, B1, ldb1, B2, ldb2,
+                                  delta, ld_delta, dW1, ldw1, dW2, ldw2, accumulate)
     if status != 0:
         weight_gradient(n_out, n_cols1, n_rows, delta, ld_delta, B1, ldb1, dW1, ldw1, 1,
                         accumulate)

@@ -97,7 +97,8 @@ def _weight_gradient(const floating[:, :] delta, const floating[:, :] B, floatin
                      Py_ssize_t min_cols=0, bint accumulate=False):
     """dW = delta.T @ B (``+=`` with ``accumulate``) through the driver's
     weight-gradient product (with the default ``min_cols`` = 0, every B on
-    crnn_gemm_atb while delta's rows lie under 8 KiB apart); for tests
+    crnn_gemm_atb, in its wide-row order where delta's rows lie 8 KiB apart
+    or more); for tests
     against BLAS. delta, B and dW may be strided views whose rows are
     contiguous (a GRU's gate blocks are column slices of its delta)."""
     cdef Py_ssize_t n_rows = delta.shape[0], n_out = delta.shape[1], n_cols = B.shape[1]
