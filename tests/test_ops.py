@@ -84,6 +84,7 @@ SIZES = [  # (N, T, I, hidden): the odd sizes named in the issues
     (5, 1, 2, (3,)),
     (7, 9, 4, (6, 5)),
     (33, 12, 3, (17,)),
+    (3, 4, 5, (520,)),  # LSTM and GRU delta rows over 8 KiB: the wide weight-gradient order
 ]
 
 
