@@ -92,7 +92,7 @@ cdef inline void weight_gradient(Py_ssize_t n_out, Py_ssize_t n_cols, Py_ssize_t
     columns up (narrower B stays BLAS, as short products do). On blocks
     still in cache it beat BLAS (an H = 128 LSTM's 2 KiB rows: 112 against
     102 GF/s; float64 at 4 KiB: 55 against 48); rows 8 KiB apart and more
-    (W3's 4H = 2048) take its other loop order, 100-105 against OpenBLAS's
+    (W3's 4H = 2048) take its other loop order, 97-105 against OpenBLAS's
     87-101 GF/s on a Zen 4 core. BLAS also when crnn_gemm_atb runs out of
     memory."""
     cdef int status = -1
