@@ -75,9 +75,13 @@ def test_workspace_reuse_gives_the_same_predictions(cell, rng):
 
 # (n_samples, n_features, hidden): rows over several blocks of the fused
 # step with rows left over for the 4-, 2- and 1-row tiles, hidden sizes off
-# the panel width, one input; and hidden = 300, whose packed weights exceed
-# the size up to which the step is blocked (the whole step is one block).
-_BLOCK_SHAPES = [(203, 3, 40), (67, 1, 9), (29, 37, 17), (45, 3, 5), (37, 5, 300)]
+# the panel width, one input; hidden = 300, whose packed weights exceed
+# the size up to which the step is blocked (the whole step is one block);
+# and hidden = 288, a whole number of panels at every level and dtype,
+# whose LSTM steps 300 rows (more than 1 MiB of pre-activations) unit group
+# by unit group, in two blocks of rows (crnn_lstm_infer_step_units).
+_BLOCK_SHAPES = [(203, 3, 40), (67, 1, 9), (29, 37, 17), (45, 3, 5), (37, 5, 300),
+                 (300, 4, 288)]
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -349,6 +349,34 @@ def test_compiled_predict_equals_the_python_path_to_the_bit(cell, dtype, sizes):
                 np.testing.assert_array_equal(_training.predict(net, coefs, rows), expected)
 
 
+@pytest.mark.parametrize("sizes", [(288,), (160, 288)])
+def test_lstm_unit_groups_equal_whole_rows_to_the_bit(sizes):
+    # float32 LSTM layers whose 256-row chunks hold more than 1 MiB of
+    # pre-activations (4 x 288 columns, a whole number of panels at every
+    # level; not 4 x 160) step unit group by unit group
+    # (crnn_lstm_infer_step_units): the same tiles over the same panels and
+    # rows as the whole-row step, so the same bits. The Python path's steps
+    # (_recurrent's own switch, left on) take unit groups too; 600 rows end
+    # in a chunk of 88, which is too small for them.
+    dtype = np.float32
+    from crnn import _training
+    from crnn._layers import Workspace
+    net, X, y = _problem("lstm", dtype, sizes, "squared", n_samples=600, n_steps=3,
+                         n_features=5)
+    coefs = net.views(net.init_params(np.random.RandomState(0)))
+    expected = _training.predict(net, coefs, X, compiled_predict=False)
+    bounds, n_parts = _training._chunk_bounds(X.shape[0])
+    assert _minibatch._infer_units()
+    try:
+        for on in (True, False):
+            _minibatch._infer_units(on)
+            got = _minibatch.predict(net, coefs, X, bounds, n_parts,
+                                     [Workspace(dtype) for _ in range(n_parts)], 0.0)
+            np.testing.assert_array_equal(got, expected)
+    finally:
+        _minibatch._infer_units(True)
+
+
 def test_compiled_predict_refuses_what_it_does_not_cover():
     net, X, y = _problem("lstm", np.float32, (4,), "squared")
     assert _minibatch.predict_supports(net, X, None)

@@ -134,6 +134,12 @@ static inline ptrdiff_t crnn_infer_width(int cell, ptrdiff_t n_hidden) {
  * one running sum over k in order, whichever tile computes it. */
 static int crnn_avx512_tile_rows = 12;
 
+/* Whether inference steps LSTMs too large to block unit group by unit
+ * group (crnn_lstm_infer_step_units, _infer_step.inc); each module has its
+ * own, which _minibatch._infer_units sets for the test that compares the
+ * two ways to the bit. */
+static int crnn_infer_units = 1;
+
 #define CRNN_T float
 #define CRNN_IS_FLOAT 1
 #define CRNN_PRECISION _f

@@ -36,6 +36,9 @@ from crnn._fpenv cimport crnn_fp_enter, crnn_fp_exit, crnn_fpstate
 from crnn._packed cimport infer_step, infer_width, pack_infer
 from crnn._recurrent cimport backward_pass, flush_denormals, forward_pass
 
+cdef extern from "_gate_rows.h" nogil:
+    int crnn_infer_units
+
 import os
 import threading
 
@@ -925,6 +928,17 @@ cdef int _infer_job(void* plan, void* job) noexcept nogil:
     if (<InferPlan*>plan).is_double:
         return _infer_chunks(<InferPlan*>plan, <InferJob*>job, <double>0)
     return _infer_chunks(<InferPlan*>plan, <InferJob*>job, <float>0)
+
+
+def _infer_units(on=None):
+    """Whether this module's inference steps LSTMs too large to block unit
+    group by unit group (``crnn_lstm_infer_step_units``), after setting it
+    to ``on`` unless that is None: for the test that compares the two ways
+    to the bit, and for benchmarks."""
+    global crnn_infer_units
+    if on is not None:
+        crnn_infer_units = 1 if on else 0
+    return bool(crnn_infer_units)
 
 
 def predict_supports(model, X, lengths):
