@@ -85,6 +85,8 @@ SIZES = [  # (N, T, I, hidden): the odd sizes named in the issues
     (7, 9, 4, (6, 5)),
     (33, 12, 3, (17,)),
     (3, 4, 5, (520,)),  # LSTM and GRU delta rows over 8 KiB: the wide weight-gradient order
+    (2, 3, 5, (520, 513)),  # the same order in both layers of a stack, 513 off the strips
+    (2, 2, 3, (1030,)),  # float64 vanilla delta rows over 8 KiB (8240 bytes)
 ]
 
 
